@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IPriceOracle} from "./IPriceOracle.sol";
+
+/// @title IMarginAccount
+/// @notice Cross-margin accounts of signed per-asset balances. An account is (owner, subId); each
+///         sub-account is an isolated margin account. A positive balance is collateral held here; a
+///         negative balance is debt borrowed from the asset's vault, growing with its borrow index.
+/// @dev Units. Token amounts: the token's base units. Prices and values: USD, WAD (1e18 = $1).
+///      Margin factors: WAD (0.1e18 = 10%). With prices p_i and balances b_i (in whole tokens):
+///        equity E = sum(b_i * p_i)
+///        initial margin requirement     IMR = sum(|b_i * p_i| * imf_i)
+///        maintenance margin requirement MMR = sum(|b_i * p_i| * mmf_i)
+///      Collateral values round down, debt values and requirements round up (protocol's favour).
+interface IMarginAccount {
+    /// @notice Risk configuration of a listed asset.
+    /// @param vault ERC-4626 vault that lends this asset.
+    /// @param id Index of the asset in the listing order (bit position in an account's asset mask).
+    /// @param scale 10**decimals of the token.
+    /// @param imf Initial margin factor, WAD.
+    /// @param mmf Maintenance margin factor, WAD (0 < mmf < imf < 1).
+    /// @param collateralCap Maximum total collateral of this asset over all accounts, token units.
+    /// @param debtCap Maximum total borrows of the vault by this MarginAccount, token units.
+    struct AssetConfig {
+        address vault;
+        uint8 id;
+        bool listed;
+        uint64 scale;
+        uint64 imf;
+        uint64 mmf;
+        uint128 collateralCap;
+        uint128 debtCap;
+    }
+
+    /// @notice What the Liquidator needs to price one liquidation, read in one pass.
+    /// @param equity Account equity, USD WAD (negative when insolvent).
+    /// @param mmr Maintenance margin requirement, USD WAD.
+    /// @param debtPrice Oracle price of the debt asset, USD WAD per whole token.
+    /// @param collateralPrice Oracle price of the collateral asset, USD WAD per whole token.
+    /// @param debt Debt of the account in the debt asset, token units (0 if none).
+    /// @param collateral Collateral of the account in the collateral asset, token units (0 if none).
+    /// @param debtScale 10**decimals of the debt asset.
+    /// @param collateralScale 10**decimals of the collateral asset.
+    /// @param debtMmf Maintenance margin factor of the debt asset, WAD.
+    /// @param collateralMmf Maintenance margin factor of the collateral asset, WAD.
+    struct LiquidationSnapshot {
+        int256 equity;
+        uint256 mmr;
+        uint256 debtPrice;
+        uint256 collateralPrice;
+        uint256 debt;
+        uint256 collateral;
+        uint256 debtScale;
+        uint256 collateralScale;
+        uint256 debtMmf;
+        uint256 collateralMmf;
+    }
+
+    // ------------------------------------------------------------------ errors
+    /// @notice The action would leave equity below the initial margin requirement.
+    error InsufficientMargin(int256 equity, uint256 required);
+    /// @notice The asset is not listed.
+    error AssetNotListed(address asset);
+    /// @notice The asset is already listed.
+    error AssetAlreadyListed(address asset);
+    /// @notice No more assets can be listed (the account asset mask has 256 bits).
+    error TooManyListedAssets();
+    /// @notice Tokens with more than MAX_DECIMALS decimals are not supported.
+    error UnsupportedDecimals(address asset, uint8 decimals);
+    /// @notice The vault's asset or MarginAccount does not match.
+    error VaultMismatch(address vault, address asset);
+    /// @notice Margin factors outside 0 < MIN_MARGIN_FACTOR <= mmf < imf <= MAX_MARGIN_FACTOR < 1.
+    error InvalidMarginFactors(uint256 imf, uint256 mmf);
+    /// @notice `caller` may not act for `owner`'s accounts.
+    error NotAuthorized(address caller, address owner);
+    /// @notice Only the Liquidator may call this.
+    error NotLiquidator(address caller);
+    /// @notice Amount must be non-zero.
+    error ZeroAmount();
+    /// @notice Address must be non-zero.
+    error ZeroAddress();
+    /// @notice Withdrawal or transfer above the account's collateral in that asset.
+    error InsufficientCollateral(address asset, uint256 collateral, uint256 requested);
+    /// @notice Borrowing an asset the account holds as collateral; withdraw it instead.
+    error BorrowAgainstOwnCollateral(address asset, uint256 collateral);
+    /// @notice The account owes nothing in that asset.
+    error NoDebt(address asset);
+    /// @notice Total collateral of the asset would exceed its cap.
+    error CollateralCapExceeded(address asset, uint256 total, uint256 cap);
+    /// @notice Total borrows of the asset would exceed its cap.
+    error DebtCapExceeded(address asset, uint256 total, uint256 cap);
+    /// @notice The account would hold more than MAX_ASSETS_PER_ACCOUNT assets.
+    error TooManyAssets(uint256 max);
+    /// @notice Source and destination sub-accounts are the same.
+    error SameSubAccount(uint96 subId);
+    /// @notice Bad debt can be written off only when the account holds no collateral.
+    error AccountHasCollateral(address owner, uint96 subId);
+
+    // ------------------------------------------------------------------ events
+    /// @notice `amount` of `asset` from `from` became collateral of (owner, subId).
+    event Deposited(address indexed owner, uint96 indexed subId, address indexed asset, address from, uint256 amount);
+    /// @notice `amount` of `asset` debt of (owner, subId) was repaid by `from`.
+    event Repaid(address indexed owner, uint96 indexed subId, address indexed asset, address from, uint256 amount);
+    /// @notice `amount` of `asset` collateral of (owner, subId) was sent to `to`.
+    event Withdrawn(address indexed owner, uint96 indexed subId, address indexed asset, address to, uint256 amount);
+    /// @notice (owner, subId) borrowed `amount` of `asset`, sent to `to`.
+    event Borrowed(address indexed owner, uint96 indexed subId, address indexed asset, address to, uint256 amount);
+    /// @notice `amount` of `asset` collateral moved from sub-account `fromSubId` to `toSubId` of `owner`.
+    event Transferred(address indexed owner, uint96 fromSubId, uint96 toSubId, address indexed asset, uint256 amount);
+    /// @notice `owner` approved or revoked `operator` for all its sub-accounts.
+    event OperatorSet(address indexed owner, address indexed operator, bool approved);
+    /// @notice A liquidation settled: `liquidator` repaid `repaid` of `debtAsset` and received
+    ///         `seized` of `collateralAsset`; `insuranceFee` of `debtAsset` went to its vault's insurance fund.
+    event Liquidated(
+        address indexed owner,
+        uint96 indexed subId,
+        address indexed liquidator,
+        address debtAsset,
+        uint256 repaid,
+        address collateralAsset,
+        uint256 seized,
+        uint256 insuranceFee
+    );
+    /// @notice Debt of an account with no collateral left was written off through the vault:
+    ///         `covered` by the insurance fund, `socialized` among lenders.
+    event BadDebtWrittenOff(
+        address indexed owner, uint96 indexed subId, address indexed asset, uint256 amount, uint256 covered, uint256 socialized
+    );
+    /// @notice `asset` was listed with its vault, margin factors and caps.
+    event AssetListed(address indexed asset, address indexed vault, uint8 id, uint256 imf, uint256 mmf, uint256 collateralCap, uint256 debtCap);
+    /// @notice Margin factors of `asset` changed.
+    event MarginFactorsSet(address indexed asset, uint256 imf, uint256 mmf);
+    /// @notice Caps of `asset` changed.
+    event CapsSet(address indexed asset, uint256 collateralCap, uint256 debtCap);
+    /// @notice The price oracle changed.
+    event OracleSet(address indexed oracle);
+    /// @notice The Liquidator changed.
+    event LiquidatorSet(address indexed liquidator);
+
+    // ------------------------------------------------------------------ views
+    /// @notice Price source.
+    function oracle() external view returns (IPriceOracle);
+    /// @notice The only address allowed to settle liquidations and write off bad debt.
+    function liquidator() external view returns (address);
+    /// @notice Listed assets, in listing order (index = asset id).
+    function listedAssets() external view returns (address[] memory);
+    /// @notice Risk configuration of `asset`.
+    function assetConfig(address asset) external view returns (AssetConfig memory);
+    /// @notice Total collateral of `asset` held for all accounts, token units.
+    function totalCollateral(address asset) external view returns (uint256);
+    /// @notice Whether `operator` may act for all of `owner`'s sub-accounts.
+    function isOperator(address owner, address operator) external view returns (bool);
+    /// @notice Stored balance: positive = collateral in token units, negative = scaled debt
+    ///         (debt in tokens = ceil(-raw * borrowIndex / 1e18)).
+    function rawBalance(address owner, uint96 subId, address asset) external view returns (int256);
+    /// @notice Balance in token units: collateral positive, debt (accrued up to now, rounded up) negative.
+    function balanceOf(address owner, uint96 subId, address asset) external view returns (int256);
+    /// @notice Assets with a non-zero balance in the account.
+    function accountAssets(address owner, uint96 subId) external view returns (address[] memory);
+    /// @notice Equity, IMR and MMR (USD WAD) and health = equity / MMR (WAD; 0 if equity <= 0,
+    ///         type(uint256).max if MMR = 0) of an account, in one call.
+    function accountHealth(address owner, uint96 subId)
+        external
+        view
+        returns (int256 equity, uint256 imr, uint256 mmr, uint256 health);
+    /// @notice True when equity < MMR.
+    function isLiquidatable(address owner, uint96 subId) external view returns (bool);
+    /// @notice Equity, MMR, both prices and both balances for pricing a liquidation, in one pass.
+    function liquidationSnapshot(address owner, uint96 subId, address debtAsset, address collateralAsset)
+        external
+        view
+        returns (LiquidationSnapshot memory snapshot);
+
+    // ------------------------------------------------------------------ account actions
+    /// @notice Adds `amount` of `asset` from the caller to (owner, subId): repays its debt in that
+    ///         asset first, the rest becomes collateral. Allowed for any caller and any oracle state.
+    function deposit(address owner, uint96 subId, address asset, uint256 amount) external;
+    /// @notice Repays up to `amount` (type(uint256).max = all) of the account's `asset` debt from the
+    ///         caller. Allowed for any caller and any oracle state.
+    /// @return repaid Debt repaid, token units.
+    function repay(address owner, uint96 subId, address asset, uint256 amount) external returns (uint256 repaid);
+    /// @notice Sends `amount` of the account's `asset` collateral to `to`. Owner or operator; equity
+    ///         must stay >= IMR.
+    function withdraw(address owner, uint96 subId, address asset, uint256 amount, address to) external;
+    /// @notice Borrows `amount` of `asset` from its vault to `to`. Owner or operator; equity must stay >= IMR.
+    function borrow(address owner, uint96 subId, address asset, uint256 amount, address to) external;
+    /// @notice Moves `amount` of `asset` collateral between two sub-accounts of `owner` (repaying
+    ///         the destination's debt in that asset first). Owner or operator; the source must stay >= IMR.
+    function transfer(address owner, uint96 fromSubId, uint96 toSubId, address asset, uint256 amount) external;
+    /// @notice Approves or revokes `operator` for all of the caller's sub-accounts.
+    function setOperator(address operator, bool approved) external;
+
+    // ------------------------------------------------------------------ Liquidator only
+    /// @notice Settles a liquidation priced by the Liquidator: pulls `repay + insuranceFee` of
+    ///         `debtAsset` from `liquidator` (repay to the vault, fee to its insurance fund), reduces the
+    ///         account's debt by `repay` and sends `seize` of its `collateralAsset` to `liquidator`.
+    /// @return bankrupt True when the account is left with debt and no collateral at all.
+    function settleLiquidation(
+        address owner,
+        uint96 subId,
+        address debtAsset,
+        uint256 repay,
+        uint256 insuranceFee,
+        address collateralAsset,
+        uint256 seize,
+        address liquidator
+    ) external returns (bool bankrupt);
+    /// @notice Writes off every debt of an account that holds no collateral through the vaults'
+    ///         bad-debt path (insurance fund first, then lenders).
+    /// @return assetsWrittenOff Number of debt assets written off.
+    function writeOffBadDebt(address owner, uint96 subId) external returns (uint256 assetsWrittenOff);
+}

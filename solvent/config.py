@@ -1,0 +1,138 @@
+"""Deployment configuration: assets, risk parameters and feeds, read from a YAML file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from solvent.units import to_units, to_wad
+
+DEFAULT_CONFIG = Path("config/local.yaml")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing a field or has a bad value."""
+
+
+@dataclass(frozen=True)
+class RateModel:
+    """Kinked rate model, WAD per year (kink: utilization in WAD)."""
+
+    base: int
+    slope1: int
+    slope2: int
+    kink: int
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.base, self.slope1, self.slope2, self.kink)
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """One listed asset. Amounts in token units, factors and prices in WAD."""
+
+    symbol: str
+    name: str
+    decimals: int | None
+    imf: int
+    mmf: int
+    collateral_cap_tokens: str
+    debt_cap_tokens: str
+    reserve_factor: int
+    rate_model: RateModel
+    max_age: int
+    price: int | None = None  # mock feed initial price, WAD
+    token: str | None = None  # existing token (testnets)
+    feed: str | None = None  # existing Chainlink feed (testnets)
+
+    def collateral_cap(self, decimals: int) -> int:
+        return to_units(self.collateral_cap_tokens, decimals)
+
+    def debt_cap(self, decimals: int) -> int:
+        return to_units(self.debt_cap_tokens, decimals)
+
+
+@dataclass(frozen=True)
+class SolventConfig:
+    network: str
+    mocks: bool
+    feed_decimals: int
+    penalty: int
+    insurance_share: int
+    assets: tuple[AssetSpec, ...]
+
+    def asset(self, symbol: str) -> AssetSpec:
+        for spec in self.assets:
+            if spec.symbol == symbol:
+                return spec
+        raise ConfigError(f"no asset {symbol!r} in the configuration")
+
+
+def _require(data: dict[str, Any], key: str, where: str) -> Any:
+    if key not in data:
+        raise ConfigError(f"{where}: missing '{key}'")
+    return data[key]
+
+
+def _asset(raw: dict[str, Any], mocks: bool, index: int) -> AssetSpec:
+    where = f"assets[{index}]"
+    symbol = str(_require(raw, "symbol", where))
+    where = f"asset {symbol}"
+    rm = _require(raw, "rate_model", where)
+    if mocks:
+        decimals = int(_require(raw, "decimals", where))
+        price = to_wad(_require(raw, "price", where))
+        token = feed = None
+    else:
+        decimals = int(raw["decimals"]) if "decimals" in raw else None
+        price = None
+        token = str(_require(raw, "token", where))
+        feed = str(_require(raw, "feed", where))
+    return AssetSpec(
+        symbol=symbol,
+        name=str(raw.get("name", symbol)),
+        decimals=decimals,
+        imf=to_wad(_require(raw, "imf", where)),
+        mmf=to_wad(_require(raw, "mmf", where)),
+        collateral_cap_tokens=str(_require(raw, "collateral_cap", where)),
+        debt_cap_tokens=str(_require(raw, "debt_cap", where)),
+        reserve_factor=to_wad(_require(raw, "reserve_factor", where)),
+        rate_model=RateModel(
+            base=to_wad(_require(rm, "base", where)),
+            slope1=to_wad(_require(rm, "slope1", where)),
+            slope2=to_wad(_require(rm, "slope2", where)),
+            kink=to_wad(_require(rm, "kink", where)),
+        ),
+        max_age=int(_require(raw, "max_age", where)),
+        price=price,
+        token=token,
+        feed=feed,
+    )
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG) -> SolventConfig:
+    """Read and validate a deployment configuration file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"configuration file {path} not found (see config/local.yaml for an example)"
+        )
+    data = yaml.safe_load(path.read_text()) or {}
+    mocks = bool(data.get("mocks", False))
+    liquidation = _require(data, "liquidation", str(path))
+    assets = tuple(
+        _asset(raw, mocks, i) for i, raw in enumerate(_require(data, "assets", str(path)))
+    )
+    if not assets:
+        raise ConfigError(f"{path}: no assets listed")
+    return SolventConfig(
+        network=str(data.get("network", "local")),
+        mocks=mocks,
+        feed_decimals=int(data.get("feed_decimals", 8)),
+        penalty=to_wad(_require(liquidation, "penalty", "liquidation")),
+        insurance_share=to_wad(_require(liquidation, "insurance_share", "liquidation")),
+        assets=assets,
+    )

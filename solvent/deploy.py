@@ -1,0 +1,162 @@
+"""Deploy the whole Solvent system with ape and record it in a deployment file.
+
+Order: oracle -> MarginAccount -> one Vault per asset -> list assets -> Liquidator -> wire.
+With ``config.mocks`` (local chains) it first deploys mock tokens and mock Chainlink-style feeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ape import chain, project
+
+from solvent.config import AssetSpec, SolventConfig
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class DeployedAsset:
+    """A listed asset and the contracts around it."""
+
+    spec: AssetSpec
+    token: Any
+    vault: Any
+    feed: Any
+    decimals: int
+
+    @property
+    def symbol(self) -> str:
+        return self.spec.symbol
+
+    @property
+    def scale(self) -> int:
+        return 10**self.decimals
+
+
+@dataclass
+class Deployment:
+    """Handles on every deployed contract."""
+
+    config: SolventConfig
+    oracle: Any
+    margin_account: Any
+    liquidator: Any
+    assets: dict[str, DeployedAsset] = field(default_factory=dict)
+
+    def asset(self, symbol: str) -> DeployedAsset:
+        try:
+            return self.assets[symbol]
+        except KeyError:
+            raise KeyError(f"no deployed asset {symbol!r}; have {sorted(self.assets)}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        """Deployment file content: chain id, addresses and parameters."""
+        return {
+            "chain_id": chain.chain_id,
+            "network": self.config.network,
+            "block": chain.blocks.head.number,
+            "contracts": {
+                "ChainlinkOracle": self.oracle.address,
+                "MarginAccount": self.margin_account.address,
+                "Liquidator": self.liquidator.address,
+            },
+            "liquidation": {
+                "penalty_wad": str(self.config.penalty),
+                "insurance_share_wad": str(self.config.insurance_share),
+            },
+            "assets": {
+                a.symbol: {
+                    "token": a.token.address,
+                    "vault": a.vault.address,
+                    "feed": a.feed.address,
+                    "decimals": a.decimals,
+                    "imf_wad": str(a.spec.imf),
+                    "mmf_wad": str(a.spec.mmf),
+                    "collateral_cap": str(a.spec.collateral_cap(a.decimals)),
+                    "debt_cap": str(a.spec.debt_cap(a.decimals)),
+                    "reserve_factor_wad": str(a.spec.reserve_factor),
+                    "rate_model_wad": list(map(str, a.spec.rate_model.as_tuple())),
+                    "max_age_s": a.spec.max_age,
+                }
+                for a in self.assets.values()
+            },
+        }
+
+    def write(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        return path
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def deploy_system(config: SolventConfig, deployer: Any, log: Log = _quiet) -> Deployment:
+    """Deploy and wire every contract; returns handles. `deployer` is an ape account."""
+    tokens: dict[str, Any] = {}
+    feeds: dict[str, Any] = {}
+    for spec in config.assets:
+        if config.mocks:
+            assert spec.decimals is not None and spec.price is not None
+            tokens[spec.symbol] = project.MockERC20.deploy(
+                spec.name, spec.symbol, spec.decimals, sender=deployer
+            )
+            answer = spec.price * 10**config.feed_decimals // 10**18
+            feeds[spec.symbol] = project.MockAggregator.deploy(
+                config.feed_decimals, f"{spec.symbol} / USD", answer, sender=deployer
+            )
+            log(f"mock {spec.symbol} ({spec.decimals} decimals) and its feed deployed")
+        else:
+            assert spec.token is not None and spec.feed is not None
+            tokens[spec.symbol] = project.MockERC20.at(spec.token)  # ERC20 ABI is enough
+            feeds[spec.symbol] = project.MockAggregator.at(spec.feed)  # AggregatorV3 ABI
+
+    oracle = project.ChainlinkOracle.deploy(deployer, sender=deployer)
+    margin_account = project.MarginAccount.deploy(deployer, oracle, sender=deployer)
+    log(f"ChainlinkOracle {oracle.address}, MarginAccount {margin_account.address}")
+
+    deployment = Deployment(
+        config=config, oracle=oracle, margin_account=margin_account, liquidator=None
+    )
+    for spec in config.assets:
+        token = tokens[spec.symbol]
+        decimals = int(token.decimals())
+        vault = project.Vault.deploy(
+            token,
+            f"Solvent {spec.symbol} Vault",
+            f"sv{spec.symbol}",
+            margin_account,
+            deployer,
+            spec.rate_model.as_tuple(),
+            spec.reserve_factor,
+            sender=deployer,
+        )
+        oracle.setFeed(token, feeds[spec.symbol], spec.max_age, sender=deployer)
+        margin_account.listAsset(
+            token,
+            vault,
+            spec.imf,
+            spec.mmf,
+            spec.collateral_cap(decimals),
+            spec.debt_cap(decimals),
+            sender=deployer,
+        )
+        deployment.assets[spec.symbol] = DeployedAsset(
+            spec=spec, token=token, vault=vault, feed=feeds[spec.symbol], decimals=decimals
+        )
+        log(f"{spec.symbol}: vault {vault.address} listed")
+
+    liquidator = project.Liquidator.deploy(
+        margin_account, deployer, config.penalty, config.insurance_share, sender=deployer
+    )
+    margin_account.setLiquidator(liquidator, sender=deployer)
+    deployment.liquidator = liquidator
+    log(f"Liquidator {liquidator.address} wired")
+    return deployment

@@ -1,0 +1,22 @@
+"""Smoke test: the session deployment is wired as the deploy script wires it."""
+
+
+def test_deploy__wires_every_contract(system, ma, liquidator, oracle):
+    assert ma.liquidator() == liquidator.address
+    assert ma.oracle() == oracle.address
+    listed = ma.listedAssets()
+    assert [a.token.address for a in system.assets.values()] == list(listed)
+    for a in system.assets.values():
+        cfg = ma.assetConfig(a.token)
+        assert cfg.vault == a.vault.address
+        assert cfg.scale == 10**a.decimals
+        assert a.vault.marginAccount() == ma.address
+        assert oracle.price(a.token)[0] == a.spec.price
+
+
+def test_long_eth__borrow_usdc__health_matches_mirror(act, usdc, weth, lender, trader):
+    act.lend(usdc, lender, "100000")
+    act.deposit(weth, trader, "10")
+    act.borrow(usdc, trader, "20000")
+    assert act.health(trader) == act.mirror_health(trader)
+    assert act.health(trader).meets_initial

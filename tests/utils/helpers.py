@@ -1,0 +1,116 @@
+"""Test helpers: minting and approvals, funding vaults, opening positions and moving mock prices.
+
+Amounts passed as strings are whole tokens (``"1.5"`` WETH) and converted exactly; ints are base units.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ape import chain
+
+from solvent.deploy import DeployedAsset, Deployment
+from solvent.risk import WAD, Health, Position, account_health
+from solvent.units import to_units
+
+MAX_UINT = 2**256 - 1
+
+
+def amount(asset: DeployedAsset, value: str | int) -> int:
+    """Whole-token decimal string -> base units; ints pass through as base units."""
+    return value if isinstance(value, int) else to_units(value, asset.decimals)
+
+
+class Actions:
+    """Acts on the deployed system on behalf of test accounts."""
+
+    def __init__(self, system: Deployment, deployer: Any) -> None:
+        self.system = system
+        self.deployer = deployer
+
+    # ------------------------------------------------------------------ tokens
+    def mint(self, asset: DeployedAsset, who: Any, value: str | int) -> int:
+        units = amount(asset, value)
+        asset.token.mint(who, units, sender=self.deployer)
+        return units
+
+    def fund(self, asset: DeployedAsset, who: Any, value: str | int, spender: Any = None) -> int:
+        """Mint `value` to `who` and approve `spender` (default: the MarginAccount) for everything."""
+        units = self.mint(asset, who, value)
+        asset.token.approve(spender or self.system.margin_account, MAX_UINT, sender=who)
+        return units
+
+    # ------------------------------------------------------------------ vaults
+    def lend(self, asset: DeployedAsset, lender: Any, value: str | int) -> int:
+        """Lender deposits `value` into the asset's vault; returns shares minted."""
+        units = self.fund(asset, lender, value, spender=asset.vault)
+        tx = asset.vault.deposit(units, lender, sender=lender)
+        return tx.return_value if tx.return_value is not None else asset.vault.balanceOf(lender)
+
+    # ------------------------------------------------------------------ accounts
+    def deposit(self, asset: DeployedAsset, trader: Any, value: str | int, sub: int = 0) -> int:
+        units = self.fund(asset, trader, value)
+        self.system.margin_account.deposit(trader, sub, asset.token, units, sender=trader)
+        return units
+
+    def borrow(self, asset: DeployedAsset, trader: Any, value: str | int, sub: int = 0) -> Any:
+        units = amount(asset, value)
+        return self.system.margin_account.borrow(
+            trader, sub, asset.token, units, trader, sender=trader
+        )
+
+    # ------------------------------------------------------------------ prices
+    def price(self, asset: DeployedAsset) -> int:
+        return int(self.system.oracle.price(asset.token)[0])
+
+    def set_price(self, asset: DeployedAsset, usd: str | Decimal) -> None:
+        """Push a new mock feed answer (USD per whole token)."""
+        dec = int(asset.feed.decimals())
+        answer = int(Decimal(str(usd)) * (Decimal(10) ** dec))
+        asset.feed.setAnswer(answer, sender=self.deployer)
+
+    def move_price(self, asset: DeployedAsset, factor: str) -> None:
+        """Multiply the asset's feed answer by `factor` (e.g. "0.6" for a 40% crash)."""
+        _, answer, *_ = asset.feed.latestRoundData()
+        new = int(Decimal(answer) * Decimal(factor))
+        asset.feed.setAnswer(new, sender=self.deployer)
+
+    def refresh_feeds(self) -> None:
+        """Re-stamp every feed at the current time (after chain time travel)."""
+        for a in self.system.assets.values():
+            _, answer, *_ = a.feed.latestRoundData()
+            a.feed.setAnswer(answer, sender=self.deployer)
+
+    def warp(self, seconds: int) -> None:
+        """Advance chain time and mine a block."""
+        chain.mine(1, timestamp=chain.pending_timestamp + seconds)
+
+    # ------------------------------------------------------------------ mirror
+    def positions(self, owner: Any, sub: int = 0) -> list[Position]:
+        """Read an account's raw balances, prices, indices and factors for the Python risk mirror."""
+        ma = self.system.margin_account
+        out = []
+        for a in self.system.assets.values():
+            raw = int(ma.rawBalance(owner, sub, a.token))
+            if raw == 0:
+                continue
+            cfg = ma.assetConfig(a.token)
+            out.append(
+                Position(
+                    raw=raw,
+                    price=self.price(a),
+                    scale=int(cfg.scale),
+                    imf=int(cfg.imf),
+                    mmf=int(cfg.mmf),
+                    index=int(a.vault.borrowIndex()) if raw < 0 else WAD,
+                )
+            )
+        return out
+
+    def mirror_health(self, owner: Any, sub: int = 0) -> Health:
+        return account_health(self.positions(owner, sub))
+
+    def health(self, owner: Any, sub: int = 0) -> Health:
+        equity, imr, mmr, _ = self.system.margin_account.accountHealth(owner, sub)
+        return Health(equity=int(equity), imr=int(imr), mmr=int(mmr))
