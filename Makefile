@@ -52,6 +52,7 @@ compile: setup
 	$(BIN)/ape compile
 
 test: compile
+	$(BIN)/ruff check solvent scripts tests
 	$(BIN)/ape test tests -p no:cacheprovider
 
 demo: compile

@@ -1,0 +1,152 @@
+"""The fixed gas scenario behind `gas-snapshot.json` (`make gas`) and its regression test.
+
+Scenario (fresh local chain, the system deployed from config/local.yaml by the first test account,
+prices USDC $1, WBTC $60,000, WETH $3,000; every figure is one transaction's `gas_used`):
+
+    deploy_<Contract>      deployment of each core contract (USDC vault for Vault)
+    lp_deposit             second lender deposits 100,000 USDC into the USDC vault (vault not empty)
+    deposit                trader deposits 10 WETH into a new sub-account (first asset of the account)
+    deposit_again          trader deposits 1 more WETH (existing balance)
+    borrow                 trader borrows 25,000 USDC against the WETH (first debt, one hour later)
+    withdraw               trader withdraws 1 WETH (IMR check over WETH + USDC)
+    repay                  trader repays 1,000 USDC (partial)
+    repay_all              trader2 repays its whole 1,000 USDC debt (balance cleared)
+    lp_withdraw            second lender withdraws 50,000 USDC
+    liquidate              ETH falls to $2,500; keeper repays 2,000 USDC, seizes WETH (partial)
+    liquidate_bad_debt     ETH falls to $1,000; keeper takes trader3's last WETH, debt written off
+
+Blocks are one second apart (anvil_setBlockTimestampInterval), so gas is deterministic and so the test requires every figure to be at most its snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ape import chain
+
+from solvent.config import SolventConfig
+from solvent.deploy import deploy_system
+from solvent.units import to_units
+
+SNAPSHOT_PATH = Path("gas-snapshot.json")
+MAX_UINT = 2**256 - 1
+HOUR = 3600
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def run_gas_scenario(
+    config: SolventConfig, accounts: Any, progress: Progress = _noop
+) -> dict[str, int]:
+    """Run the documented scenario on the connected (fresh) chain; return operation -> gas used."""
+    deployer, lender, lender2, trader, trader2, keeper, trader3 = (accounts[i] for i in range(7))
+    gas: dict[str, int] = {}
+    # Every block exactly one second after the previous one: interest accrual (and so gas) must not
+    # depend on how fast this machine sends transactions.
+    chain.provider.make_request("anvil_setBlockTimestampInterval", [1])
+    system = deploy_system(config, deployer)
+    ma, liq = system.margin_account, system.liquidator
+    usdc, weth = system.asset("USDC"), system.asset("WETH")
+    gas["deploy_MarginAccount"] = ma.creation_metadata.receipt.gas_used
+    gas["deploy_Vault"] = usdc.vault.creation_metadata.receipt.gas_used
+    gas["deploy_Liquidator"] = liq.creation_metadata.receipt.gas_used
+    gas["deploy_ChainlinkOracle"] = system.oracle.creation_metadata.receipt.gas_used
+    progress("deployed")
+
+    def units(asset: Any, value: str) -> int:
+        return to_units(value, asset.decimals)
+
+    def fund(asset: Any, who: Any, value: str, spender: Any) -> int:
+        amount = units(asset, value)
+        asset.token.mint(who, amount, sender=deployer)
+        asset.token.approve(spender, MAX_UINT, sender=who)
+        return amount
+
+    # Liquidity: the first deposit of each vault is set-up, the second is measured.
+    usdc.vault.deposit(fund(usdc, lender, "500000", usdc.vault), lender, sender=lender)
+    weth.vault.deposit(fund(weth, lender, "1000", weth.vault), lender, sender=lender)
+    amount = fund(usdc, lender2, "100000", usdc.vault)
+    gas["lp_deposit"] = usdc.vault.deposit(amount, lender2, sender=lender2).gas_used
+    progress("lp_deposit")
+
+    fund(weth, trader, "11", ma)
+    gas["deposit"] = ma.deposit(trader, 0, weth.token, units(weth, "10"), sender=trader).gas_used
+    gas["deposit_again"] = ma.deposit(
+        trader, 0, weth.token, units(weth, "1"), sender=trader
+    ).gas_used
+    # Side accounts: trader2 (small debt, repaid in full) and trader3 (ends insolvent).
+    fund(weth, trader2, "1", ma)
+    ma.deposit(trader2, 0, weth.token, units(weth, "1"), sender=trader2)
+    ma.borrow(trader2, 0, usdc.token, units(usdc, "1000"), trader2, sender=trader2)
+    fund(weth, trader3, "1", ma)
+    ma.deposit(trader3, 0, weth.token, units(weth, "1"), sender=trader3)
+    ma.borrow(trader3, 0, usdc.token, units(usdc, "2400"), trader3, sender=trader3)
+
+    chain.mine(1, timestamp=chain.pending_timestamp + HOUR)
+    _restamp(system, deployer)
+    tx = ma.borrow(trader, 0, usdc.token, units(usdc, "25000"), trader, sender=trader)
+    gas["borrow"] = tx.gas_used
+    gas["withdraw"] = ma.withdraw(
+        trader, 0, weth.token, units(weth, "1"), trader, sender=trader
+    ).gas_used
+    usdc.token.approve(ma, MAX_UINT, sender=trader)
+    gas["repay"] = ma.repay(trader, 0, usdc.token, units(usdc, "1000"), sender=trader).gas_used
+    fund(usdc, trader2, "10", ma)  # interest on top of the 1,000 borrowed
+    gas["repay_all"] = ma.repay(trader2, 0, usdc.token, MAX_UINT, sender=trader2).gas_used
+    gas["lp_withdraw"] = usdc.vault.withdraw(
+        units(usdc, "50000"), lender2, lender2, sender=lender2
+    ).gas_used
+    progress("account operations")
+
+    fund(usdc, keeper, "100000", ma)
+    _set_price(system.asset("WETH"), "2500", deployer)
+    if not ma.isLiquidatable(trader, 0):
+        raise RuntimeError("gas scenario drifted: trader should be liquidatable at ETH $2,500")
+    tx = liq.liquidate(trader, 0, usdc.token, weth.token, units(usdc, "2000"), 0, sender=keeper)
+    gas["liquidate"] = tx.gas_used
+    _set_price(system.asset("WETH"), "1000", deployer)
+    tx = liq.liquidate(trader3, 0, usdc.token, weth.token, MAX_UINT, 0, sender=keeper)
+    if ma.accountAssets(trader3, 0):
+        raise RuntimeError("gas scenario drifted: trader3 should end with nothing")
+    gas["liquidate_bad_debt"] = tx.gas_used
+    progress("liquidations")
+    return gas
+
+
+def _restamp(system: Any, sender: Any) -> None:
+    for asset in system.assets.values():
+        _, answer, *_ = asset.feed.latestRoundData()
+        asset.feed.setAnswer(answer, sender=sender)
+
+
+def _set_price(asset: Any, usd: str, sender: Any) -> None:
+    asset.feed.setAnswer(to_units(usd, int(asset.feed.decimals())), sender=sender)
+
+
+def load_snapshot(path: Path = SNAPSHOT_PATH) -> dict[str, int]:
+    return {k: int(v) for k, v in json.loads(path.read_text()).items()}
+
+
+def write_snapshot(gas: dict[str, int], path: Path = SNAPSHOT_PATH) -> None:
+    path.write_text(json.dumps(dict(sorted(gas.items())), indent=2) + "\n")
+
+
+def compare(measured: dict[str, int], snapshot: dict[str, int]) -> list[str]:
+    """Problems: operations over their snapshot, missing from it, or no longer measured."""
+    problems = []
+    for op, used in sorted(measured.items()):
+        if op not in snapshot:
+            problems.append(f"{op}: {used} gas has no snapshot entry (run `make gas`)")
+        elif used > snapshot[op]:
+            problems.append(f"{op}: {used} gas > snapshot {snapshot[op]} (+{used - snapshot[op]})")
+    problems += [
+        f"{op}: in the snapshot but not measured" for op in sorted(set(snapshot) - set(measured))
+    ]
+    return problems
