@@ -9,7 +9,8 @@ import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 /// @title ChainlinkOracle
 /// @notice IPriceOracle over one Chainlink AggregatorV3 feed per asset (feeds quoted in USD).
 ///         Rejects non-positive answers, answers older than the asset's maximum age, answers from
-///         incomplete rounds and answers stamped in the future; normalizes any feed decimals to WAD.
+///         incomplete rounds, answers stamped in the future and answers too large to normalize;
+///         normalizes any feed decimals (up to 36) to WAD.
 contract ChainlinkOracle is IPriceOracle, AccessControl {
     /// @notice Role allowed to set feeds.
     bytes32 public constant ORACLE_ADMIN_ROLE = keccak256("ORACLE_ADMIN_ROLE");
@@ -35,6 +36,8 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
     error IncompleteRound(address asset, uint80 roundId, uint80 answeredInRound);
     /// @notice The answer is stamped after the current block.
     error FutureAnswer(address asset, uint256 updatedAt);
+    /// @notice The answer is too large to normalize to WAD.
+    error AnswerOutOfRange(address asset, int256 answer);
     /// @notice Feed address zero, max age zero or above MAX_MAX_AGE, or feed decimals above MAX_FEED_DECIMALS.
     error InvalidFeed(address asset, address aggregator, uint256 maxAge);
 
@@ -82,7 +85,9 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
         if (block.timestamp - updated > f.maxAge) revert StaleAnswer(asset, updated, f.maxAge);
         uint256 raw = uint256(answer);
         if (f.decimals <= PRICE_DECIMALS) {
-            priceWad = raw * 10 ** (PRICE_DECIMALS - f.decimals);
+            uint256 factor = 10 ** (PRICE_DECIMALS - f.decimals);
+            if (raw > type(uint256).max / factor) revert AnswerOutOfRange(asset, answer);
+            priceWad = raw * factor;
         } else {
             priceWad = raw / 10 ** (f.decimals - PRICE_DECIMALS); // rounds down
             if (priceWad == 0) revert NonPositiveAnswer(asset, answer);

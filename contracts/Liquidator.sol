@@ -83,7 +83,6 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuard {
     ) external nonReentrant returns (uint256 repay, uint256 seize) {
         Quote memory q = _quote(owner, subId, debtAsset, collateralAsset, maxRepay);
         if (q.seize < minSeized) revert SlippageExceeded(q.seize, minSeized);
-        if (q.shortfallAfter > q.shortfallBefore) revert LiquidationIncreasesRisk(q.shortfallBefore, q.shortfallAfter);
         bool bankrupt = marginAccount.settleLiquidation(
             owner, subId, debtAsset, q.repay, q.fee, collateralAsset, q.seize, msg.sender
         );
@@ -127,6 +126,7 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuard {
         q.shortfallBefore = int256(s.mmr) - s.equity;
         q.shortfallAfter = q.shortfallBefore + int256(seizedValue) - int256(repayValue)
             - int256(repayValue.mulDivDown(s.debtMmf, WAD)) - int256(seizedValue.mulDivDown(s.collateralMmf, WAD));
+        if (q.shortfallAfter > q.shortfallBefore) revert LiquidationIncreasesRisk(q.shortfallBefore, q.shortfallAfter);
     }
 
     function _setParams(uint256 penalty_, uint256 insuranceShare_) internal {

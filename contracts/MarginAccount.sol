@@ -5,6 +5,7 @@ import {IERC20, IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extens
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IMarginAccount} from "../interfaces/IMarginAccount.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
@@ -95,8 +96,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
             scale: uint64(10 ** decimals),
             imf: uint64(imf),
             mmf: uint64(mmf),
-            collateralCap: uint128(collateralCap),
-            debtCap: uint128(debtCap)
+            collateralCap: SafeCast.toUint128(collateralCap),
+            debtCap: SafeCast.toUint128(debtCap)
         });
         emit AssetListed(asset, vault, id, imf, mmf, collateralCap, debtCap);
     }
@@ -113,14 +114,15 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         emit MarginFactorsSet(asset, imf, mmf);
     }
 
-    /// @notice Sets the caps of a listed asset (token units). Lowering a cap never forces anyone out.
+    /// @notice Sets the caps of a listed asset (token units, below 2**128). Lowering a cap never
+    ///         forces anyone out.
     /// @param asset Listed token.
     /// @param collateralCap Cap on total collateral.
     /// @param debtCap Cap on total borrows.
     function setCaps(address asset, uint256 collateralCap, uint256 debtCap) external onlyRole(RISK_ADMIN_ROLE) {
         AssetConfig storage cfg = _listed(asset);
-        cfg.collateralCap = uint128(collateralCap);
-        cfg.debtCap = uint128(debtCap);
+        cfg.collateralCap = SafeCast.toUint128(collateralCap);
+        cfg.debtCap = SafeCast.toUint128(debtCap);
         emit CapsSet(asset, collateralCap, debtCap);
     }
 
@@ -156,6 +158,11 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         AssetConfig memory cfg = _listedMemory(asset);
         uint256 account = _key(owner, subId);
         int256 balance = _balances[account][cfg.id];
+        // Only the owner or an operator may add a new asset to an account: a stranger's dust could
+        // otherwise fill its asset slots and tie its margin checks to more price feeds.
+        if (balance == 0 && msg.sender != owner && !isOperator[owner][msg.sender]) {
+            revert NotAuthorized(msg.sender, owner);
+        }
         uint256 toCollateral = amount;
         if (balance < 0) {
             uint256 repaid;

@@ -117,6 +117,15 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuard {
         IERC20(asset()).safeTransfer(to, assets);
     }
 
+    /// @inheritdoc IVault
+    function skim(address to) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant returns (uint256 assets) {
+        if (to == address(0)) revert ZeroAddress();
+        assets = IERC20(asset()).balanceOf(address(this)) - _state.cash;
+        if (assets == 0) revert ZeroAmount();
+        emit Skimmed(to, assets);
+        IERC20(asset()).safeTransfer(to, assets);
+    }
+
     // ================================================================== views
 
     /// @inheritdoc IVault
@@ -149,13 +158,13 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IVault
     function utilization() external view returns (uint256) {
-        State memory s = _state;
+        (State memory s,,) = _accrued();
         return _utilization(s.cash, s.totalBorrows);
     }
 
     /// @inheritdoc IVault
     function borrowRatePerSecond() external view returns (uint256) {
-        State memory s = _state;
+        (State memory s,,) = _accrued();
         return _ratePerSecond(_utilization(s.cash, s.totalBorrows));
     }
 

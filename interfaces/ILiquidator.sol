@@ -38,7 +38,8 @@ interface ILiquidator {
     /// @notice Share of the penalty sent to the debt vault's insurance fund, WAD.
     function insuranceShare() external view returns (uint256);
 
-    /// @notice Price a liquidation without executing it.
+    /// @notice Price a liquidation without executing it; reverts exactly where `liquidate` would
+    ///         (except the caller's `minSeized` bound).
     /// @return repay Debt that would be repaid, debt-token units.
     /// @return seize Collateral that would be seized, collateral-token units.
     /// @return insuranceFee Debt-token units the liquidator pays to the insurance fund on top of `repay`.

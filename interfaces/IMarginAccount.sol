@@ -100,7 +100,8 @@ interface IMarginAccount {
     // ------------------------------------------------------------------ events
     /// @notice `amount` of `asset` from `from` became collateral of (owner, subId).
     event Deposited(address indexed owner, uint96 indexed subId, address indexed asset, address from, uint256 amount);
-    /// @notice `amount` of `asset` debt of (owner, subId) was repaid by `from`.
+    /// @notice `amount` of `asset` debt of (owner, subId) was repaid by `from` (the MarginAccount
+    ///         itself when collateral moved in from another sub-account repaid it).
     event Repaid(address indexed owner, uint96 indexed subId, address indexed asset, address from, uint256 amount);
     /// @notice `amount` of `asset` collateral of (owner, subId) was sent to `to`.
     event Withdrawn(address indexed owner, uint96 indexed subId, address indexed asset, address to, uint256 amount);
@@ -131,7 +132,7 @@ interface IMarginAccount {
     event AssetListed(address indexed asset, address indexed vault, uint8 id, uint256 imf, uint256 mmf, uint256 collateralCap, uint256 debtCap);
     /// @notice Margin factors of `asset` changed.
     event MarginFactorsSet(address indexed asset, uint256 imf, uint256 mmf);
-    /// @notice Caps of `asset` changed.
+    /// @notice Caps of `asset` changed (token units).
     event CapsSet(address indexed asset, uint256 collateralCap, uint256 debtCap);
     /// @notice The price oracle changed.
     event OracleSet(address indexed oracle);
@@ -174,7 +175,9 @@ interface IMarginAccount {
 
     // ------------------------------------------------------------------ account actions
     /// @notice Adds `amount` of `asset` from the caller to (owner, subId): repays its debt in that
-    ///         asset first, the rest becomes collateral. Allowed for any caller and any oracle state.
+    ///         asset first, the rest becomes collateral. Works in any oracle state. Any caller may add
+    ///         to an asset the account already holds or owes; only the owner or an operator may add
+    ///         an asset the account does not hold yet (NotAuthorized).
     function deposit(address owner, uint96 subId, address asset, uint256 amount) external;
     /// @notice Repays up to `amount` (type(uint256).max = all) of the account's `asset` debt from the
     ///         caller. Allowed for any caller and any oracle state.

@@ -52,6 +52,9 @@ interface IVault is IERC4626 {
     event InsuranceWithdrawn(address indexed to, uint256 assets, uint256 insuranceFund);
     /// @notice The admin changed the rate model.
     event RateModelSet(uint64 baseRate, uint64 slope1, uint64 slope2, uint64 kink);
+    /// @notice The admin sent `assets` that were transferred to the vault outside its accounting
+    ///         (donations, mistakes) to `to`. Lenders' and insurance assets are never touched.
+    event Skimmed(address indexed to, uint256 assets);
     /// @notice The admin changed the reserve factor (WAD share of interest sent to insurance).
     event ReserveFactorSet(uint256 reserveFactor);
 
@@ -70,14 +73,16 @@ interface IVault is IERC4626 {
     function borrowIndex() external view returns (uint256);
     /// @notice Utilization = borrows / (cash + borrows), WAD.
     function utilization() external view returns (uint256);
-    /// @notice Current borrow rate, WAD per second.
+    /// @notice Current borrow rate, WAD per second, at the utilization after accrual up to now.
     function borrowRatePerSecond() external view returns (uint256);
 
-    // ------------------------------------------------------------------ MarginAccount only
-    /// @notice Accrues interest up to this block.
+    // ------------------------------------------------------------------ anyone
+    /// @notice Accrues interest up to this block (anyone may call; the MarginAccount does on every action).
     /// @return index Borrow index (WAD) after accrual.
     /// @return borrows Total borrows (assets) after accrual.
     function accrueInterest() external returns (uint256 index, uint256 borrows);
+
+    // ------------------------------------------------------------------ MarginAccount only
     /// @notice Lends `assets` to `receiver`. Only the MarginAccount.
     /// @return index The borrow index (WAD) used, after accrual.
     function borrow(uint256 assets, address receiver) external returns (uint256 index);
@@ -94,4 +99,7 @@ interface IVault is IERC4626 {
     // ------------------------------------------------------------------ anyone / admin
     /// @notice Pulls `assets` from the caller into the insurance fund.
     function fundInsurance(uint256 assets) external;
+    /// @notice Sends tokens held beyond the vault's books (balance - cash) to `to`. Admin only.
+    /// @return assets Amount sent.
+    function skim(address to) external returns (uint256 assets);
 }

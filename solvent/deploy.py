@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ape import chain, project
 
-from solvent.config import AssetSpec, SolventConfig
+from solvent.config import AssetSpec, RateModel, SolventConfig
 
 Log = Callable[[str], None]
 
@@ -59,6 +59,8 @@ class Deployment:
         return {
             "chain_id": chain.chain_id,
             "network": self.config.network,
+            "mocks": self.config.mocks,
+            "feed_decimals": self.config.feed_decimals,
             "block": chain.blocks.head.number,
             "contracts": {
                 "ChainlinkOracle": self.oracle.address,
@@ -82,6 +84,7 @@ class Deployment:
                     "reserve_factor_wad": str(a.spec.reserve_factor),
                     "rate_model_wad": list(map(str, a.spec.rate_model.as_tuple())),
                     "max_age_s": a.spec.max_age,
+                    "spec": asdict(a.spec),
                 }
                 for a in self.assets.values()
             },
@@ -159,4 +162,56 @@ def deploy_system(config: SolventConfig, deployer: Any, log: Log = _quiet) -> De
     margin_account.setLiquidator(liquidator, sender=deployer)
     deployment.liquidator = liquidator
     log(f"Liquidator {liquidator.address} wired")
+    return deployment
+
+
+class DeploymentFileError(ValueError):
+    """The deployment file is missing, malformed or for another chain."""
+
+
+def load_deployment(path: Path | str) -> Deployment:
+    """Rebuild contract handles from a deployment file written by `ape run deploy`.
+
+    The connected chain must be the one the file was written for.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DeploymentFileError(f"deployment file {path} not found: run `ape run deploy` first")
+    try:
+        data = json.loads(path.read_text())
+        contracts = data["contracts"]
+        raw_assets = data["assets"]
+    except (json.JSONDecodeError, KeyError) as err:
+        raise DeploymentFileError(f"{path} is not a Solvent deployment file ({err})") from err
+    if int(data["chain_id"]) != chain.chain_id:
+        raise DeploymentFileError(
+            f"{path} is for chain {data['chain_id']}, but the connected chain is {chain.chain_id}"
+        )
+    specs = []
+    for raw in raw_assets.values():
+        spec = dict(raw["spec"])
+        spec["rate_model"] = RateModel(**spec["rate_model"])
+        specs.append(AssetSpec(**spec))
+    config = SolventConfig(
+        network=str(data["network"]),
+        mocks=bool(data.get("mocks", False)),
+        feed_decimals=int(data.get("feed_decimals", 8)),
+        penalty=int(data["liquidation"]["penalty_wad"]),
+        insurance_share=int(data["liquidation"]["insurance_share_wad"]),
+        assets=tuple(specs),
+    )
+    deployment = Deployment(
+        config=config,
+        oracle=project.ChainlinkOracle.at(contracts["ChainlinkOracle"]),
+        margin_account=project.MarginAccount.at(contracts["MarginAccount"]),
+        liquidator=project.Liquidator.at(contracts["Liquidator"]),
+    )
+    for spec, (symbol, raw) in zip(specs, raw_assets.items(), strict=True):
+        deployment.assets[symbol] = DeployedAsset(
+            spec=spec,
+            token=project.MockERC20.at(raw["token"]),
+            vault=project.Vault.at(raw["vault"]),
+            feed=project.MockAggregator.at(raw["feed"]),
+            decimals=int(raw["decimals"]),
+        )
     return deployment

@@ -1,0 +1,334 @@
+"""Scenarios: price shocks and keeper liquidations, bad debt, and interest over time.
+
+Every liquidation goes through `Keeper` (tests/utils/scenarios.py), which asserts that the on-chain
+quote, the Liquidated event and the account's balances afterwards equal solvent.risk exactly.
+Amounts are whole tokens as strings (converted exactly) or base units; all expected values are
+integers computed with the contracts' rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from ape import chain
+
+from solvent.risk import MAX_UINT256, WAD, debt_tokens, mul_div_down, mul_div_up
+from tests.utils.helpers import amount
+from tests.utils.scenarios import (
+    chain_health,
+    expected_convert_to_assets,
+    revert_of,
+    share_price,
+    usd,
+)
+
+SECONDS_PER_YEAR = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Shock:
+    """One account (trader, sub 0): `deposit` of `collateral`, `borrow` of `debt`, then the price
+    of `shocked` is multiplied by `factor`; the keeper repays at most `chunk` per liquidation."""
+
+    collateral: str
+    deposit: str
+    debt: str
+    borrow: str
+    shocked: str
+    factor: str
+    chunk: str
+    liquidity: str
+
+
+SHOCKS = {
+    # 10 WETH at $3000 against 17,000 USDC; ETH -> $1800: equity $1000 < MMR $1420.
+    "long_eth_crash_40pct": Shock("WETH", "10", "USDC", "17000", "WETH", "0.6", "4000", "100000"),
+    # 10,000 USDC against 2.5 WETH; ETH -> $3750: equity $625 < MMR $762.5.
+    "short_eth_pump_25pct": Shock("USDC", "10000", "WETH", "2.5", "WETH", "1.25", "0.8", "100"),
+    # 1 WBTC (8 decimals) at $60,000 against 34,000 USDC; BTC -> $36,000: equity $2000 < MMR $2480.
+    "long_btc_crash_40pct": Shock("WBTC", "1", "USDC", "34000", "WBTC", "0.6", "8000", "100000"),
+}
+
+
+@pytest.mark.parametrize("case", list(SHOCKS.values()), ids=list(SHOCKS))
+def test_keeper_liquidation__price_shock__account_restored_above_mmr_and_keeper_profits(
+    case, system, act, ma, liquidator, keeper_bot, keeper, lender, trader
+):
+    coll, debt = system.asset(case.collateral), system.asset(case.debt)
+    act.lend(debt, lender, case.liquidity)
+    deposited = act.deposit(coll, trader, case.deposit)
+    act.borrow(debt, trader, case.borrow)
+    assert act.health(trader).meets_initial
+    assert not ma.isLiquidatable(trader, 0)
+
+    act.move_price(system.asset(case.shocked), case.factor)
+    shocked = act.health(trader)
+    assert shocked == act.mirror_health(trader)
+    assert 0 < shocked.equity < shocked.mmr  # below maintenance, still solvent
+    assert ma.isLiquidatable(trader, 0)
+
+    act.fund(debt, keeper, case.borrow)
+    debt.vault.accrueInterest(sender=keeper)  # stored vault state == views from here on
+    insurance0 = int(debt.vault.insuranceFund())
+    debt0, coll0 = int(debt.token.balanceOf(keeper)), int(coll.token.balanceOf(keeper))
+
+    steps = keeper_bot.liquidate_until_safe(trader, 0, debt, coll, amount(debt, case.chunk))
+
+    assert len(steps) >= 2  # partial liquidations, each capped at the chunk
+    assert all(s.quote.repay == amount(debt, case.chunk) for s in steps[:-1])
+    assert not any(s.bad_debt for s in steps)
+    repaid = sum(s.quote.repay for s in steps)
+    seized = sum(s.quote.seize for s in steps)
+    fees = sum(s.quote.insurance_fee for s in steps)
+
+    # The account is back above maintenance and still holds a (smaller) position.
+    final = act.health(trader)
+    assert final == act.mirror_health(trader)
+    assert final.equity >= final.mmr
+    assert not ma.isLiquidatable(trader, 0)
+    assert chain_health(ma, trader, 0)[3] >= WAD
+    assert int(ma.rawBalance(trader, 0, coll.token)) == deposited - seized > 0
+    assert int(ma.balanceOf(trader, 0, debt.token)) < 0
+    assert (
+        int(coll.token.balanceOf(ma)) == int(ma.totalCollateral(coll.token)) == deposited - seized
+    )
+
+    # The keeper paid repay + fee in the debt asset and received the seized collateral.
+    spent = debt0 - int(debt.token.balanceOf(keeper))
+    gained = int(coll.token.balanceOf(keeper)) - coll0
+    assert (spent, gained) == (repaid + fees, seized)
+
+    # Keeper profit in USD = seized value - repaid value - insurance fee, and it is positive.
+    pc, pd = act.price(coll), act.price(debt)
+    profit = usd(gained, pc, coll.scale) - usd(spent, pd, debt.scale)
+    repaid_value = usd(repaid, pd, debt.scale)
+    fee_value = usd(fees, pd, debt.scale)
+    assert profit == usd(seized, pc, coll.scale) - repaid_value - fee_value
+    assert profit > 0
+    # ... which is the penalty on the repaid value minus the insurance cut, less the rounding of
+    # each seizure against the keeper (under one collateral unit's value per liquidation).
+    bonus = mul_div_down(repaid_value, int(liquidator.penalty()), WAD)
+    assert 0 <= bonus - fee_value - profit <= len(steps) * (mul_div_up(1, pc, coll.scale) + 1) + 1
+
+    # The debt vault's insurance fund grew by exactly the liquidation fees (no interest accrued:
+    # every liquidation ran at the timestamp of the accrual above).
+    assert int(debt.vault.insuranceFund()) == insurance0 + fees
+    assert all(not s.receipt.events.filter(debt.vault.InterestAccrued) for s in steps)
+
+
+def test_weth_crash__cross_margin_vs_isolated_sub_accounts__only_isolated_weth_account_liquidated(
+    act, ma, liquidator, market, keeper_bot, usdc, wbtc, weth, keeper, lender, trader, trader2
+):
+    act.lend(usdc, lender, "200000")
+    # Cross margin: trader's sub-account 0 holds WETH and WBTC against one USDC debt.
+    act.deposit(weth, trader, "10")
+    act.deposit(wbtc, trader, "0.5")
+    act.borrow(usdc, trader, "34000")
+    # Isolated: trader2 holds the same book split over sub-accounts 1 (WETH) and 2 (WBTC).
+    act.deposit(weth, trader2, "10", sub=1)
+    act.borrow(usdc, trader2, "17000", sub=1)
+    act.deposit(wbtc, trader2, "0.5", sub=2)
+    act.borrow(usdc, trader2, "17000", sub=2)
+
+    act.move_price(weth, "0.6")
+    cross, iso_eth, iso_btc = (
+        act.health(trader, 0),
+        act.health(trader2, 1),
+        act.health(trader2, 2),
+    )
+    assert cross == act.mirror_health(trader, 0)
+    assert iso_eth == act.mirror_health(trader2, 1)
+    assert iso_btc == act.mirror_health(trader2, 2)
+    # The WBTC collateral cushions the WETH crash in the cross account ...
+    assert cross.equity >= cross.mmr
+    assert not ma.isLiquidatable(trader, 0)
+    # ... but not in the isolated WETH sub-account; the WBTC sub-account is unaffected.
+    assert 0 < iso_eth.equity < iso_eth.mmr
+    assert iso_btc.equity >= iso_btc.imr
+
+    healthy = ("AccountHealthy", {"equity": cross.equity, "mmr": cross.mmr})
+    assert revert_of(liquidator.quote, trader, 0, usdc.token, weth.token, 10**9) == healthy
+    assert (
+        revert_of(liquidator.liquidate, trader, 0, usdc.token, weth.token, 10**9, 0, sender=keeper)
+        == healthy
+    )
+    assert revert_of(liquidator.quote, trader2, 2, usdc.token, wbtc.token, 10**9) == (
+        "AccountHealthy",
+        {"equity": iso_btc.equity, "mmr": iso_btc.mmr},
+    )
+
+    cross_raw = market.raw_balances(trader, 0)
+    btc_raw = market.raw_balances(trader2, 2)
+    wbtc_held = int(wbtc.token.balanceOf(ma))
+    act.fund(usdc, keeper, "20000")
+
+    steps = keeper_bot.liquidate_until_safe(trader2, 1, usdc, weth, amount(usdc, "4000"))
+
+    assert len(steps) >= 2
+    for s in steps:
+        [ev] = s.receipt.events.filter(ma.Liquidated)
+        assert (ev.owner, ev.subId) == (trader2.address, 1)
+    assert not ma.isLiquidatable(trader2, 1)
+    # The other isolated sub-account and the cross account are untouched.
+    assert market.raw_balances(trader2, 2) == btc_raw
+    assert market.raw_balances(trader, 0) == cross_raw
+    assert int(wbtc.token.balanceOf(ma)) == wbtc_held
+    assert int(wbtc.token.balanceOf(keeper)) == 0
+    assert act.health(trader2, 2) == act.mirror_health(trader2, 2)
+    assert not ma.isLiquidatable(trader2, 2)
+
+
+def _open_insolvent_long_eth(act, deployer, lender, trader, trader2, usdc, weth, insurance: str):
+    """trader: 10 WETH against 20,000 USDC; after ETH -40% the 18,000 collateral is short of the
+    debt. trader2's healthy USDC borrow keeps the vault's total borrows above the bad debt."""
+    act.lend(usdc, lender, "100000")
+    act.deposit(weth, trader2, "10")
+    act.borrow(usdc, trader2, "5000")
+    act.deposit(weth, trader, "10")
+    act.borrow(usdc, trader, "20000")
+    units = act.fund(usdc, deployer, insurance, spender=usdc.vault)
+    usdc.vault.fundInsurance(units, sender=deployer)
+    act.move_price(weth, "0.6")
+
+
+def _liquidate_everything(act, ma, keeper_bot, keeper, lender, trader, usdc, weth):
+    """Keeper offers to repay the whole debt; all 10 WETH are seized and the rest is written off in
+    the same transaction. Returns the vault's state just before (same block context) and the step."""
+    h = act.health(trader)
+    assert h == act.mirror_health(trader)
+    assert h.equity < 0  # insolvent
+    act.fund(usdc, keeper, "25000")
+    usdc.vault.accrueInterest(sender=keeper)  # stored state == views; the liquidation is pinned
+    vault = usdc.vault
+    before = {
+        "total_assets": int(vault.totalAssets()),
+        "supply": int(vault.totalSupply()),
+        "share_price": share_price(vault),
+        "insurance": int(vault.insuranceFund()),
+        "lender_assets": int(vault.previewRedeem(vault.balanceOf(lender))),
+        "lender_shares": int(vault.balanceOf(lender)),
+    }
+    debt = -int(ma.balanceOf(trader, 0, usdc.token))
+    step = keeper_bot.liquidate(trader, 0, usdc, weth, debt)
+    assert step is not None
+    assert step.quote.seize == amount(weth, "10")
+    assert step.quote.repay < debt
+    # Same block context: no interest between the reads above and the write-off.
+    assert not step.receipt.events.filter(vault.InterestAccrued)
+    # The account is closed: no collateral, no debt.
+    assert list(ma.accountAssets(trader, 0)) == []
+    assert chain_health(ma, trader, 0) == (0, 0, 0, MAX_UINT256)
+    return before, step
+
+
+def test_insolvent_liquidation__insurance_covers_bad_debt__lenders_share_price_unchanged(
+    act, ma, keeper_bot, deployer, keeper, lender, trader, trader2, usdc, weth
+):
+    _open_insolvent_long_eth(act, deployer, lender, trader, trader2, usdc, weth, "5000")
+    before, step = _liquidate_everything(act, ma, keeper_bot, keeper, lender, trader, usdc, weth)
+    vault = usdc.vault
+
+    bad, covered, socialized = step.bad_debt["USDC"]
+    assert bad > 0
+    assert (covered, socialized) == (bad, 0)
+    [realized] = step.receipt.events.filter(vault.BadDebtRealized)
+    assert (realized.amount, realized.coveredByInsurance, realized.socialized) == (bad, bad, 0)
+    # The insurance fund received the liquidation fee, then paid the whole bad debt.
+    assert before["insurance"] + step.quote.insurance_fee >= bad
+    assert int(vault.insuranceFund()) == before["insurance"] + step.quote.insurance_fee - bad
+    # Lenders lose nothing.
+    assert int(vault.totalAssets()) == before["total_assets"]
+    assert share_price(vault) == before["share_price"]
+    assert int(vault.previewRedeem(before["lender_shares"])) == before["lender_assets"]
+
+
+def test_insolvent_liquidation__insurance_exhausted__rest_socialized_and_share_price_falls(
+    act, ma, keeper_bot, deployer, keeper, lender, trader, trader2, usdc, weth
+):
+    _open_insolvent_long_eth(act, deployer, lender, trader, trader2, usdc, weth, "500")
+    before, step = _liquidate_everything(act, ma, keeper_bot, keeper, lender, trader, usdc, weth)
+    vault = usdc.vault
+
+    bad, covered, socialized = step.bad_debt["USDC"]
+    insurance_at_write_off = before["insurance"] + step.quote.insurance_fee
+    assert bad > insurance_at_write_off
+    assert (covered, socialized) == (insurance_at_write_off, bad - insurance_at_write_off)
+    [realized] = step.receipt.events.filter(vault.BadDebtRealized)
+    assert (realized.amount, realized.coveredByInsurance, realized.socialized) == (
+        bad,
+        covered,
+        socialized,
+    )
+    assert int(vault.insuranceFund()) == 0
+    # Lenders' assets fall by exactly the socialized part, and the share price with them.
+    total_assets = int(vault.totalAssets())
+    assert total_assets == before["total_assets"] - socialized
+    assert int(vault.totalSupply()) == before["supply"]
+    one_share = 10 ** int(vault.decimals())
+    assert share_price(vault) == expected_convert_to_assets(
+        one_share, total_assets, before["supply"]
+    )
+    assert share_price(vault) < before["share_price"]
+    lender_assets = int(vault.previewRedeem(before["lender_shares"]))
+    assert lender_assets == expected_convert_to_assets(
+        before["lender_shares"], total_assets, before["supply"]
+    )
+    assert before["lender_assets"] - lender_assets >= socialized - 1
+
+
+def test_time_passes__one_year_of_interest__debt_grows_health_falls_lenders_and_insurance_earn(
+    act, ma, usdc, weth, lender, trader
+):
+    vault = usdc.vault
+    shares = act.lend(usdc, lender, "40000")
+    act.deposit(weth, trader, "10")
+    act.borrow(usdc, trader, "20000")
+    vault.accrueInterest(sender=lender)  # stored state == views at this block
+    t0 = chain.blocks.head.timestamp
+    cash, tb0 = int(vault.cash()), int(vault.totalBorrows())
+    idx0, ins0, ta0 = int(vault.borrowIndex()), int(vault.insuranceFund()), int(vault.totalAssets())
+    supply = int(vault.totalSupply())
+    redeem0 = int(vault.previewRedeem(shares))
+    raw = int(ma.rawBalance(trader, 0, usdc.token))
+    h0 = chain_health(ma, trader, 0)
+    assert act.health(trader) == act.mirror_health(trader)
+
+    # Kinked rate model at ~50% utilization (below the 80% kink), per second rounded up.
+    base, slope1, _, kink = (int(x) for x in vault.rateModel())
+    util = mul_div_down(tb0, WAD, cash + tb0)
+    assert util <= kink
+    rate = mul_div_up(base + mul_div_up(slope1, util, kink), 1, SECONDS_PER_YEAR)
+    assert int(vault.borrowRatePerSecond()) == rate
+
+    act.warp(SECONDS_PER_YEAR)
+    act.refresh_feeds()
+    elapsed = chain.blocks.head.timestamp - t0
+    assert elapsed >= SECONDS_PER_YEAR
+
+    growth = rate * elapsed
+    interest = mul_div_down(tb0, growth, WAD)
+    reserve = int(vault.reserveFactor())
+    assert reserve == usdc.spec.reserve_factor
+    to_insurance = mul_div_down(interest, reserve, WAD)
+    idx1 = idx0 + mul_div_up(idx0, growth, WAD)
+    assert interest * 1000 // tb0 == 25  # 2.5% a year at 50% utilization (4% slope at the kink)
+
+    assert int(vault.borrowIndex()) == idx1
+    assert int(vault.totalBorrows()) == tb0 + interest
+    # The borrower's debt grew with the index; equity and health fell and match the mirror.
+    debt1 = debt_tokens(-raw, idx1)
+    assert int(ma.balanceOf(trader, 0, usdc.token)) == -debt1
+    assert debt1 > debt_tokens(-raw, idx0)
+    h1 = chain_health(ma, trader, 0)
+    assert act.health(trader) == act.mirror_health(trader)
+    assert h1[0] < h0[0]
+    assert h1[3] < h0[3]
+    # The insurance fund took the reserve factor's share of the interest, the lenders the rest.
+    assert int(vault.insuranceFund()) == ins0 + to_insurance
+    assert to_insurance > 0
+    ta1 = int(vault.totalAssets())
+    assert ta1 == ta0 + interest - to_insurance
+    redeem1 = int(vault.previewRedeem(shares))
+    assert redeem1 == expected_convert_to_assets(shares, ta1, supply)
+    assert redeem1 > redeem0
