@@ -53,7 +53,7 @@ compile: setup
 
 test: compile
 	$(BIN)/ruff check solvent scripts tests
-	$(BIN)/ape test tests -p no:cacheprovider
+	$(BIN)/ape test tests -p no:cacheprovider -n auto
 
 demo: compile
 	$(BIN)/ape run demo
