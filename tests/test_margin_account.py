@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-import ape
 import pytest
 from ape import chain, project
 from ape_ethereum.ecosystem import Ethereum
@@ -991,24 +990,26 @@ def test_set_caps__lower_debt_cap__borrow_to_cap_passes_and_above_reverts(
     assert usdc.vault.totalBorrows() == borrows + room
 
 
-def test_set_caps__cap_above_uint128__stores_the_emitted_cap_or_reverts(
-    act, ma, weth, trader, deployer
-):
-    """setCaps takes uint256 caps, emits them as given, but stores uint128(cap): 2**128 is stored as 0
-    and silently blocks every deposit. The stored cap must be the emitted one (or the call revert)."""
-    requested = 2**128
-    debt_cap = int(ma.assetConfig(weth.token).debtCap)
-    try:
-        tx = ma.setCaps(weth.token, requested, debt_cap, sender=deployer)
-    except ape.exceptions.ContractLogicError:
-        assert ma.assetConfig(weth.token).collateralCap == weth.spec.collateral_cap(18)
-        return
-    emitted = logs(tx, ma.CapsSet)[0]["collateralCap"]
-    assert emitted == requested
-    assert ma.assetConfig(weth.token).collateralCap == emitted
-    units = act.fund(weth, trader, "1")
-    ma.deposit(trader, 0, weth.token, units, sender=trader)
-    assert ma.rawBalance(trader, 0, weth.token) == units
+def test_set_caps__cap_above_uint128__reverts_safe_cast_and_keeps_caps(ma, weth, deployer):
+    """Caps are stored as uint128: a larger cap is refused, never silently truncated."""
+    before = ma.assetConfig(weth.token)
+    with reverts(ma.SafeCastOverflowedUintDowncast, bits=128, value=2**128):
+        ma.setCaps(weth.token, 2**128, int(before.debtCap), sender=deployer)
+    with reverts(ma.SafeCastOverflowedUintDowncast, bits=128, value=2**200):
+        ma.setCaps(weth.token, int(before.collateralCap), 2**200, sender=deployer)
+    after = ma.assetConfig(weth.token)
+    assert (after.collateralCap, after.debtCap) == (before.collateralCap, before.debtCap)
+    assert after.collateralCap == weth.spec.collateral_cap(18)
+
+
+def test_set_caps__largest_uint128__stored_as_emitted(ma, weth, deployer):
+    top = 2**128 - 1
+    tx = ma.setCaps(weth.token, top, top, sender=deployer)
+    assert logs(tx, ma.CapsSet) == [ev(asset=weth.token, collateralCap=top, debtCap=top)]
+    assert (ma.assetConfig(weth.token).collateralCap, ma.assetConfig(weth.token).debtCap) == (
+        top,
+        top,
+    )
 
 
 # ====================================================================== asset limits
@@ -1057,7 +1058,22 @@ class TestTooManyAssets:
         assert vault.totalBorrows() == 0
 
 
-# TooManyListedAssets is not tested: reaching it takes 256 listings (256 tokens, feeds and vaults).
+def test_list_asset__256_assets_listed__reverts_too_many_listed_assets(ma, deployer, unlisted):
+    """The 256-asset limit (asset ids are uint8 bits of the account mask). Listing 253 more assets
+    would take minutes, so the listed-assets array's length is set to 256 in storage (the slot
+    is found as the one holding the current length), and the array is read back to prove it."""
+    listed = len(ma.listedAssets())
+    provider = ma.provider
+    slot = next(
+        i for i in range(16) if int.from_bytes(provider.get_storage(ma.address, i), "big") == listed
+    )
+    provider.set_storage(ma.address, slot, (256).to_bytes(32, "big"))
+    assert ma.MAX_LISTED_ASSETS() == 256
+    assert len(ma.listedAssets()) == 256
+    vault = new_vault(unlisted, ma, deployer)
+    with reverts(ma.TooManyListedAssets):
+        ma.listAsset(unlisted, vault, 10**17, 5 * 10**16, 10**24, 10**23, sender=deployer)
+    assert not ma.assetConfig(unlisted).listed
 
 
 # ====================================================================== listing and admin
