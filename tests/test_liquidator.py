@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from ape import chain, project
-from ape_ethereum.ecosystem import Ethereum
 
 from solvent.deploy import DeployedAsset
 from solvent.risk import (
@@ -30,29 +29,11 @@ from solvent.risk import (
     mul_div_down,
     quote_liquidation,
 )
-from tests.utils.chain import ev, logs, reverts
-from tests.utils.helpers import MAX_UINT, amount
-
-YEAR = 365 * 24 * 3600
+from tests.utils.chain import ev, fast_custom_error_decoding, logs, reverts
+from tests.utils.helpers import MAX_UINT, amount, chain_state, seed_frozen_market
 
 
 # ====================================================================== helpers
-def chain_state(system: Any, owner: Any, others: list[Any]) -> tuple[Any, ...]:
-    """The books a failed liquidation could have touched."""
-    ma = system.margin_account
-    return tuple(
-        (
-            int(ma.rawBalance(owner, 0, a.token)),
-            int(ma.totalCollateral(a.token)),
-            int(a.vault.cash()),
-            int(a.vault.totalBorrows()),
-            int(a.vault.insuranceFund()),
-            tuple(int(a.token.balanceOf(h)) for h in [ma, owner, *others]),
-        )
-        for a in system.assets.values()
-    )
-
-
 def position(act: Any, owner: Any, sub: int, asset: DeployedAsset) -> Position:
     """One asset of an account as a mirror Position (as act.positions builds them)."""
     ma = act.system.margin_account
@@ -125,21 +106,7 @@ def market(
     """Liquidity in every vault, a year of interest on a seeder's borrows (indices above 1.0 and a
     small insurance fund in every vault), then frozen rates. It names every session fixture the
     module uses so all exist before ape's first snapshot (otherwise ape rebases its snapshots)."""
-    act.lend(usdc, lender, "1000000")
-    act.lend(wbtc, lender, "100")
-    act.lend(weth, lender, "1000")
-    seeder = accounts[6]
-    act.deposit(usdc, seeder, "10000000")
-    act.borrow(wbtc, seeder, "10")
-    act.borrow(weth, seeder, "100")
-    act.deposit(weth, seeder, "1000", sub=1)
-    act.borrow(usdc, seeder, "500000", sub=1)
-    act.warp(YEAR)
-    act.refresh_feeds()
-    for a in system.assets.values():
-        a.vault.setRateModel((0, 0, 0, a.spec.rate_model.kink), sender=deployer)
-        assert a.vault.borrowIndex() > WAD
-        assert a.vault.insuranceFund() > 0
+    seed_frozen_market(act, lender, accounts[6], deployer)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -147,14 +114,7 @@ def _decode_errors_without_trace_search():
     """ape searches a full struct-log trace for custom errors the called contract's ABI lacks (the
     oracle's or a token's under Liquidator.liquidate), seconds per revert; `reverts` decodes those
     from the revert data itself, so the search is skipped for this module."""
-    original = Ethereum.decode_custom_error
-
-    def decode_custom_error(self, data, address, **kwargs):
-        kwargs.pop("txn", None)  # without a transaction ape does not search the trace
-        return original(self, data, address, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Ethereum, "decode_custom_error", decode_custom_error)
+    with fast_custom_error_decoding():
         yield
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from ape import chain, project
-from ape_ethereum.ecosystem import Ethereum
 
 from solvent.deploy import DeployedAsset
 from solvent.risk import (
@@ -28,10 +27,16 @@ from solvent.risk import (
     mul_div_down,
     scaled_debt_for_borrow,
 )
-from tests.utils.chain import ZERO_ADDRESS, ev, event_names, logs, norm, reverts
-from tests.utils.helpers import MAX_UINT, amount
-
-YEAR = 365 * 24 * 3600
+from tests.utils.chain import (
+    ZERO_ADDRESS,
+    ev,
+    event_names,
+    fast_custom_error_decoding,
+    logs,
+    norm,
+    reverts,
+)
+from tests.utils.helpers import MAX_UINT, amount, chain_state, seed_frozen_market
 
 # Collateral (symbol, whole tokens) that backs a borrow of each asset in the parametrized tests.
 COLLATERAL_FOR = {"USDC": ("WETH", "10"), "WBTC": ("WETH", "10"), "WETH": ("WBTC", "1")}
@@ -40,28 +45,6 @@ BORROW = {"USDC": "10000", "WBTC": "0.1", "WETH": "3"}
 
 
 # ====================================================================== helpers
-def chain_state(system: Any, owner: Any, others: list[Any]) -> tuple[Any, ...]:
-    """The books a failed action could have touched: the owner's sub-accounts 0 and 1, totals,
-    vault accounting, and the token balances of the MarginAccount, the owner and `others`."""
-    ma = system.margin_account
-    return tuple(
-        (
-            int(ma.rawBalance(owner, 0, a.token)),
-            int(ma.rawBalance(owner, 1, a.token)),
-            int(ma.totalCollateral(a.token)),
-            int(a.vault.cash()),
-            int(a.vault.totalBorrows()),
-            int(a.vault.insuranceFund()),
-            tuple(int(a.token.balanceOf(h)) for h in [ma, owner, *others]),
-        )
-        for a in system.assets.values()
-    )
-
-
-def freeze_rates(asset: DeployedAsset, admin: Any) -> None:
-    asset.vault.setRateModel((0, 0, 0, asset.spec.rate_model.kink), sender=admin)
-
-
 def read_positions(act: Any, owner: Any, sub: int = 0) -> dict[str, Position]:
     """Every listed asset of the account as a mirror Position (raw may be 0), keyed by symbol."""
     ma = act.system.margin_account
@@ -129,20 +112,8 @@ def market(
     It names every session fixture the module uses so they all exist before ape's first snapshot
     (a session fixture created later makes ape rebase its snapshots, re-running this fixture).
     """
-    act.lend(usdc, lender, "1000000")
-    act.lend(wbtc, lender, "100")
-    act.lend(weth, lender, "1000")
     seeder = accounts[6]
-    act.deposit(usdc, seeder, "10000000")
-    act.borrow(wbtc, seeder, "10")
-    act.borrow(weth, seeder, "100")
-    act.deposit(weth, seeder, "1000", sub=1)
-    act.borrow(usdc, seeder, "500000", sub=1)
-    act.warp(YEAR)
-    act.refresh_feeds()
-    for a in system.assets.values():
-        freeze_rates(a, deployer)
-        assert a.vault.borrowIndex() > WAD
+    seed_frozen_market(act, lender, seeder, deployer)
     return seeder
 
 
@@ -173,14 +144,7 @@ def _decode_errors_without_trace_search():
     another contract, like the oracle's StaleAnswer under MarginAccount.borrow) in a full struct-log
     trace of the call, which costs seconds per revert. `reverts` decodes those from the revert data
     itself, so that search is skipped for this module."""
-    original = Ethereum.decode_custom_error
-
-    def decode_custom_error(self, data, address, **kwargs):
-        kwargs.pop("txn", None)  # without a transaction ape does not search the trace
-        return original(self, data, address, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Ethereum, "decode_custom_error", decode_custom_error)
+    with fast_custom_error_decoding():
         yield
 
 

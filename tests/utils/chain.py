@@ -119,3 +119,24 @@ def reverts_with(contract: Any, error: str, **expected: Any) -> Iterator[None]:
     name, inputs = decode_custom_error(contract, info.value)
     assert name == error, f"expected {error}, got {name}({inputs})"
     assert inputs == {k: norm_checksum(v) for k, v in expected.items()}
+
+
+@contextmanager
+def fast_custom_error_decoding() -> Iterator[None]:
+    """ape searches a full struct-log trace for a custom error the called contract's ABI lacks (the
+    oracle's StaleAnswer under MarginAccount.borrow, a token's under Liquidator.liquidate), which
+    costs seconds per revert. `reverts` decodes those from the revert data itself, so modules that
+    use it can skip the search: `with fast_custom_error_decoding(): yield` in a module fixture."""
+    from ape_ethereum.ecosystem import Ethereum
+
+    original = Ethereum.decode_custom_error
+
+    def decode_custom_error(self, data, address, **kwargs):
+        kwargs.pop("txn", None)  # without a transaction ape does not search the trace
+        return original(self, data, address, **kwargs)
+
+    Ethereum.decode_custom_error = decode_custom_error
+    try:
+        yield
+    finally:
+        Ethereum.decode_custom_error = original

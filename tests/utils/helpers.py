@@ -114,3 +114,51 @@ class Actions:
     def health(self, owner: Any, sub: int = 0) -> Health:
         equity, imr, mmr, _ = self.system.margin_account.accountHealth(owner, sub)
         return Health(equity=int(equity), imr=int(imr), mmr=int(mmr))
+
+
+YEAR = 365 * 24 * 3600
+
+
+def seed_frozen_market(act: Actions, lender: Any, seeder: Any, admin: Any) -> None:
+    """Liquidity in every vault, a year of interest on `seeder`'s borrows (every borrow index above
+    1.0, a small insurance fund in every vault), then rates frozen at zero so that debts and
+    quotes in the tests that follow are exact integers."""
+    system = act.system
+    usdc, wbtc, weth = (system.asset(s) for s in ("USDC", "WBTC", "WETH"))
+    act.lend(usdc, lender, "1000000")
+    act.lend(wbtc, lender, "100")
+    act.lend(weth, lender, "1000")
+    act.deposit(usdc, seeder, "10000000")
+    act.borrow(wbtc, seeder, "10")
+    act.borrow(weth, seeder, "100")
+    act.deposit(weth, seeder, "1000", sub=1)
+    act.borrow(usdc, seeder, "500000", sub=1)
+    act.warp(YEAR)
+    act.refresh_feeds()
+    for a in system.assets.values():
+        freeze_rates(a, admin)
+        assert a.vault.borrowIndex() > WAD
+        assert a.vault.insuranceFund() > 0
+
+
+def freeze_rates(asset: DeployedAsset, admin: Any) -> None:
+    """Set the asset's vault rates to zero (kink kept)."""
+    asset.vault.setRateModel((0, 0, 0, asset.spec.rate_model.kink), sender=admin)
+
+
+def chain_state(system: Deployment, owner: Any, others: list[Any]) -> tuple[Any, ...]:
+    """The books a failed action could have touched: the owner's sub-accounts 0 and 1, totals,
+    vault accounting, and the token balances of the MarginAccount, the owner and `others`."""
+    ma = system.margin_account
+    return tuple(
+        (
+            int(ma.rawBalance(owner, 0, a.token)),
+            int(ma.rawBalance(owner, 1, a.token)),
+            int(ma.totalCollateral(a.token)),
+            int(a.vault.cash()),
+            int(a.vault.totalBorrows()),
+            int(a.vault.insuranceFund()),
+            tuple(int(a.token.balanceOf(h)) for h in [ma, owner, *others]),
+        )
+        for a in system.assets.values()
+    )
