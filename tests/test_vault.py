@@ -12,12 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from ape import chain, project
 
+from solvent.config import RateModel
+from solvent.rates import (
+    VaultBooks,
+    accrue,
+    rate_per_second,
+    to_assets,
+    to_shares,
+    utilization,
+)
+from solvent.risk import mul_div_down, mul_div_up
 from tests.utils.chain import ZERO_ADDRESS, norm_checksum
 from tests.utils.chain import logs_named as logs
 from tests.utils.chain import reverts_with as _reverts_with
@@ -74,42 +84,12 @@ def at_time(timestamp: int) -> int:
 
 
 # ----------------------------------------------------------------------------------- the mirror
-def mul_div_down(a: int, b: int, d: int) -> int:
-    return a * b // d
+Books = VaultBooks
 
 
-def mul_div_up(a: int, b: int, d: int) -> int:
-    return (a * b + d - 1) // d
-
-
-@dataclass(frozen=True)
-class RateModel:
-    base: int
-    slope1: int
-    slope2: int
-    kink: int
-
-    @classmethod
-    def of(cls, vault: Any) -> RateModel:
-        m = vault.rateModel()
-        return cls(int(m.baseRate), int(m.slope1), int(m.slope2), int(m.kink))
-
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.base, self.slope1, self.slope2, self.kink)
-
-
-@dataclass(frozen=True)
-class Books:
-    """The vault's accounting (Vault.State without the timestamp)."""
-
-    cash: int
-    borrows: int
-    insurance: int
-    index: int
-
-    @property
-    def lender_assets(self) -> int:
-        return max(self.cash + self.borrows - self.insurance, 0)
+def rate_model_of(vault: Any) -> RateModel:
+    m = vault.rateModel()
+    return RateModel(int(m.baseRate), int(m.slope1), int(m.slope2), int(m.kink))
 
 
 def read_books(vault: Any) -> Books:
@@ -122,53 +102,6 @@ def read_books(vault: Any) -> Books:
     )
 
 
-def utilization(cash: int, borrows: int) -> int:
-    total = cash + borrows
-    return 0 if total == 0 else mul_div_down(borrows, WAD, total)
-
-
-def rate_per_second(model: RateModel, util: int) -> int:
-    """Kinked model: annual rate (ceil on each slope term) / 365 days, rounded up."""
-    if util <= model.kink:
-        annual = model.base + mul_div_up(model.slope1, util, model.kink)
-    else:
-        annual = (
-            model.base
-            + model.slope1
-            + mul_div_up(model.slope2, util - model.kink, WAD - model.kink)
-        )
-    return mul_div_up(annual, 1, SECONDS_PER_YEAR)
-
-
-def accrue(
-    books: Books, model: RateModel, reserve_factor: int, elapsed: int
-) -> tuple[Books, int, int]:
-    """Mirror of Vault._accrued: interest floors, the index grows by ceil, insurance takes floor(rf)."""
-    if elapsed == 0 or books.borrows == 0:
-        return books, 0, 0
-    growth = rate_per_second(model, utilization(books.cash, books.borrows)) * elapsed
-    interest = mul_div_down(books.borrows, growth, WAD)
-    to_insurance = mul_div_down(interest, reserve_factor, WAD)
-    accrued = replace(
-        books,
-        borrows=books.borrows + interest,
-        insurance=books.insurance + to_insurance,
-        index=books.index + mul_div_up(books.index, growth, WAD),
-    )
-    return accrued, interest, to_insurance
-
-
-def to_shares(assets: int, supply: int, total_assets: int, *, up: bool = False) -> int:
-    """OpenZeppelin ERC4626 with 10**6 virtual shares and 1 virtual asset."""
-    f = mul_div_up if up else mul_div_down
-    return f(assets, supply + OFFSET, total_assets + 1)
-
-
-def to_assets(shares: int, supply: int, total_assets: int, *, up: bool = False) -> int:
-    f = mul_div_up if up else mul_div_down
-    return f(shares, total_assets + 1, supply + OFFSET)
-
-
 # ------------------------------------------------------------------------------- state snapshots
 def vault_state(asset: Any, *holders: Any) -> dict[str, Any]:
     """Everything a failed call must leave untouched."""
@@ -178,7 +111,7 @@ def vault_state(asset: Any, *holders: Any) -> dict[str, Any]:
         "total_assets": int(vault.totalAssets()),
         "supply": int(vault.totalSupply()),
         "vault_tokens": int(token.balanceOf(vault)),
-        "model": RateModel.of(vault),
+        "model": rate_model_of(vault),
         "reserve_factor": int(vault.reserveFactor()),
         "rate": int(vault.borrowRatePerSecond()),
     }
@@ -521,7 +454,7 @@ def test_borrow_rate__utilization_vs_kink__matches_kinked_model(
     any_asset, act, system, lender, trader, region
 ):
     vault = any_asset.vault
-    model = RateModel.of(vault)
+    model = rate_model_of(vault)
     assert model == RateModel(*any_asset.spec.rate_model.as_tuple())
     lent = amount(any_asset, LEND[any_asset.symbol])
     borrowed = _borrow_for(region, lent, model.kink)
@@ -544,7 +477,7 @@ def test_borrow_rate__utilization_vs_kink__matches_kinked_model(
 
 
 def test_borrow_rate__empty_vault__is_base_rate(any_asset):
-    model = RateModel.of(any_asset.vault)
+    model = rate_model_of(any_asset.vault)
 
     assert int(any_asset.vault.utilization()) == 0
     assert int(any_asset.vault.borrowRatePerSecond()) == rate_per_second(model, 0)
@@ -556,7 +489,7 @@ def test_accrue__time_passes__books_match_python_mirror(
     any_asset, act, system, lender, trader, stranger, region
 ):
     vault = any_asset.vault
-    model = RateModel.of(vault)
+    model = rate_model_of(vault)
     rf = int(vault.reserveFactor())
     assert rf == any_asset.spec.reserve_factor
     lent = amount(any_asset, LEND[any_asset.symbol])
@@ -663,7 +596,7 @@ def test_share_price__offset_six__one_whole_share_tracks_one_whole_asset(
 # =================================================================================== rate admin
 def test_set_rate_model__open_borrows__accrues_at_old_model_then_switches(usdc_market, deployer):
     vault = usdc_market.vault
-    old, rf = RateModel.of(vault), int(vault.reserveFactor())
+    old, rf = rate_model_of(vault), int(vault.reserveFactor())
     new = RateModel(10**16, 5 * 10**16, 10**18, 9 * 10**17)
     stored = read_books(vault)
     at_time(head_time() + 10 * DAY)
@@ -683,7 +616,7 @@ def test_set_rate_model__open_borrows__accrues_at_old_model_then_switches(usdc_m
     assert logs(receipt, vault, "RateModelSet") == [
         {"baseRate": new.base, "slope1": new.slope1, "slope2": new.slope2, "kink": new.kink}
     ]
-    assert RateModel.of(vault) == new
+    assert rate_model_of(vault) == new
     assert read_books(vault) == expected
     assert int(vault.borrowRatePerSecond()) == rate_per_second(
         new, utilization(expected.cash, expected.borrows)
@@ -698,7 +631,7 @@ def test_set_rate_model__sum_exactly_max_borrow_rate__accepted(usdc, deployer):
     receipt = vault.setRateModel(new.as_tuple(), sender=deployer)
 
     assert len(logs(receipt, vault, "RateModelSet")) == 1
-    assert RateModel.of(vault) == new
+    assert rate_model_of(vault) == new
     assert int(vault.borrowRatePerSecond()) == -(-2 * WAD // SECONDS_PER_YEAR)
 
 
@@ -742,7 +675,7 @@ def test_set_reserve_factor__open_borrows__accrues_at_old_factor_then_switches(
     usdc_market, deployer, stranger
 ):
     vault = usdc_market.vault
-    model, old_rf = RateModel.of(vault), int(vault.reserveFactor())
+    model, old_rf = rate_model_of(vault), int(vault.reserveFactor())
     stored = read_books(vault)
     t = at_time(head_time() + 10 * DAY)
 
@@ -813,7 +746,7 @@ def test_risk_admin_role__granted__sets_rate_model_but_cannot_withdraw_insurance
     ):
         vault.withdrawInsurance(1, keeper, sender=keeper)
 
-    assert RateModel.of(vault) == new
+    assert rate_model_of(vault) == new
     assert vault_state(usdc, keeper) == before
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pytest
 from ape import chain
 
+from solvent.config import RateModel
+from solvent.rates import rate_per_second, utilization
 from solvent.risk import MAX_UINT256, WAD, debt_tokens, mul_div_down, mul_div_up
 from tests.utils.helpers import amount
 from tests.utils.scenarios import (
@@ -295,10 +297,10 @@ def test_time_passes__one_year_of_interest__debt_grows_health_falls_lenders_and_
     assert act.health(trader) == act.mirror_health(trader)
 
     # Kinked rate model at ~50% utilization (below the 80% kink), per second rounded up.
-    base, slope1, _, kink = (int(x) for x in vault.rateModel())
-    util = mul_div_down(tb0, WAD, cash + tb0)
-    assert util <= kink
-    rate = mul_div_up(base + mul_div_up(slope1, util, kink), 1, SECONDS_PER_YEAR)
+    model = RateModel(*(int(x) for x in vault.rateModel()))
+    util = utilization(cash, tb0)
+    assert util <= model.kink
+    rate = rate_per_second(model, util)
     assert int(vault.borrowRatePerSecond()) == rate
 
     act.warp(SECONDS_PER_YEAR)

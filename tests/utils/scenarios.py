@@ -22,6 +22,7 @@ from eth_utils import keccak, to_checksum_address
 from web3.exceptions import ContractCustomError
 
 from solvent.deploy import DeployedAsset, Deployment
+from solvent.rates import to_assets
 from solvent.risk import (
     WAD,
     Health,
@@ -114,7 +115,7 @@ def share_price(vault: Any) -> int:
 
 def expected_convert_to_assets(shares: int, total_assets: int, total_supply: int) -> int:
     """OpenZeppelin ERC4626 `_convertToAssets` (floor) with the vault's 6 virtual-share decimals."""
-    return mul_div_down(shares, total_assets + 1, total_supply + 10**6)
+    return to_assets(shares, total_supply, total_assets)
 
 
 class Market:
