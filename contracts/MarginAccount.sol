@@ -289,8 +289,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         uint256 debt = uint256(-balance).mulDivUp(index, WAD);
         // A full repayment clears the scaled debt exactly; a partial one burns scaled debt rounded down.
         _setBalance(account, cfg.id, repayAmount >= debt ? int256(0) : balance + int256(repayAmount.mulDivDown(WAD, index)));
-        IVault(cfg.vault).repay(repayAmount);
-        if (insuranceFee > 0) IVault(cfg.vault).creditInsurance(payer, insuranceFee);
+        if (insuranceFee > 0) IVault(cfg.vault).repayWithInsuranceFee(repayAmount, insuranceFee, payer);
+        else IVault(cfg.vault).repay(repayAmount);
         return cfg.vault;
     }
 
@@ -393,7 +393,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         uint256 imr;
         for (uint256 id; mask != 0; ++id) {
             if (mask & 1 == 1) {
-                (int256 value, uint256 price, uint256 tokens, uint256 imf, uint256 mmf) = _position(account, id);
+                (int256 value, uint256 price, uint256 tokens, uint256 imf, uint256 mmf) = _position(oracle, account, id);
                 (snap.equity, imr, snap.mmr) = _accumulate(snap.equity, imr, snap.mmr, value, imf, mmf);
                 if (id == debtCfg.id && value < 0) (snap.debtPrice, snap.debt) = (price, tokens);
                 if (id == collCfg.id && value > 0) (snap.collateralPrice, snap.collateral) = (price, tokens);
@@ -407,9 +407,10 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
     /// @dev Equity, IMR and MMR of an account, in USD WAD. Reads each asset's price once.
     function _health(uint256 account) internal view returns (int256 equity, uint256 imr, uint256 mmr) {
         uint256 mask = _assetMask[account];
+        IPriceOracle oracle_ = oracle; // one storage read per health check
         for (uint256 id; mask != 0; ++id) {
             if (mask & 1 == 1) {
-                (int256 value,,, uint256 imf, uint256 mmf) = _position(account, id);
+                (int256 value,,, uint256 imf, uint256 mmf) = _position(oracle_, account, id);
                 (equity, imr, mmr) = _accumulate(equity, imr, mmr, value, imf, mmf);
             }
             mask >>= 1;
@@ -418,7 +419,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
 
     /// @dev Signed USD value (WAD) of one position, its price and its size in tokens.
     ///      Collateral value rounds down, debt (tokens and value) rounds up.
-    function _position(uint256 account, uint256 id)
+    function _position(IPriceOracle oracle_, uint256 account, uint256 id)
         internal
         view
         returns (int256 value, uint256 price, uint256 tokens, uint256 imf, uint256 mmf)
@@ -426,7 +427,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         address asset = _assets[id];
         AssetConfig storage cfg = _config[asset];
         int256 balance = _balances[account][id];
-        (price,) = oracle.price(asset);
+        (price,) = oracle_.price(asset);
         if (balance > 0) {
             tokens = uint256(balance);
             value = int256(tokens.mulDivDown(price, cfg.scale));

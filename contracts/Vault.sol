@@ -260,6 +260,18 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc IVault
+    /// @dev Same books as `repay`, plus the fee into cash and the insurance fund, in one call.
+    function repayWithInsuranceFee(uint256 assets, uint256 insuranceFee, address payer) external onlyMarginAccount {
+        State memory s = _accrue();
+        s.cash += uint128(assets + insuranceFee);
+        s.totalBorrows -= uint128(Math.min(assets, s.totalBorrows));
+        s.insurance += uint128(insuranceFee);
+        _state = s;
+        emit Repaid(assets, s.totalBorrows);
+        emit InsuranceFunded(payer, insuranceFee, s.insurance);
+    }
+
+    /// @inheritdoc IVault
     function realizeBadDebt(uint256 assets)
         external
         onlyMarginAccount
@@ -273,15 +285,6 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuard {
         s.insurance -= uint128(covered);
         _state = s;
         emit BadDebtRealized(amount, covered, socialized);
-    }
-
-    /// @inheritdoc IVault
-    function creditInsurance(address from, uint256 assets) external onlyMarginAccount {
-        State memory s = _accrue();
-        s.cash += uint128(assets);
-        s.insurance += uint128(assets);
-        _state = s;
-        emit InsuranceFunded(from, assets, s.insurance);
     }
 
     // ================================================================== internal

@@ -88,13 +88,14 @@ interface IVault is IERC4626 {
     function borrow(uint256 assets, address receiver) external returns (uint256 index);
     /// @notice Records a repayment of `assets`, already transferred to the vault. Only the MarginAccount.
     function repay(uint256 assets) external;
+    /// @notice Records a liquidation's repayment of `assets` and the insurance fee `insuranceFee`
+    ///         paid by `payer`, both already transferred to the vault. Only the MarginAccount.
+    function repayWithInsuranceFee(uint256 assets, uint256 insuranceFee, address payer) external;
     /// @notice Writes off `assets` of unrecoverable debt: insurance fund first, then the lenders.
     ///         Only the MarginAccount.
     /// @return covered Part paid by the insurance fund.
     /// @return socialized Part taken from the lenders' assets.
     function realizeBadDebt(uint256 assets) external returns (uint256 covered, uint256 socialized);
-    /// @notice Records `assets` already transferred to the vault as insurance. Only the MarginAccount.
-    function creditInsurance(address from, uint256 assets) external;
 
     // ------------------------------------------------------------------ anyone / admin
     /// @notice Pulls `assets` from the caller into the insurance fund.

@@ -885,7 +885,7 @@ def test_withdraw_insurance__stranger__reverts_unauthorized_and_keeps_state(
 
 # ============================================================================ MarginAccount only
 @pytest.mark.parametrize("caller_name", ["stranger", "deployer"])
-@pytest.mark.parametrize("call", ["borrow", "repay", "realizeBadDebt", "creditInsurance"])
+@pytest.mark.parametrize("call", ["borrow", "repay", "repayWithInsuranceFee", "realizeBadDebt"])
 def test_margin_account_entry__other_caller__reverts_not_margin_account_and_keeps_state(
     usdc_market, request, call, caller_name
 ):
@@ -894,8 +894,8 @@ def test_margin_account_entry__other_caller__reverts_not_margin_account_and_keep
     args: dict[str, tuple[Any, ...]] = {
         "borrow": (1, caller),
         "repay": (1,),
+        "repayWithInsuranceFee": (1, 1, caller),
         "realizeBadDebt": (1,),
-        "creditInsurance": (caller, 1),
     }
     before = vault_state(usdc_market, caller)
 
@@ -945,6 +945,7 @@ def test_repay__more_than_total_borrows__clears_borrows_and_keeps_excess_as_cash
     receipt = vault.repay(paid, sender=ma_signer)
 
     assert logs(receipt, vault, "Repaid") == [{"assets": paid, "totalBorrows": 0}]
+    assert logs(receipt, vault, "InsuranceFunded") == []  # no fee, no insurance event
     assert read_books(vault) == replace(before, cash=before.cash + paid, borrows=0)
     assert int(vault.totalAssets()) == total + 7  # the excess belongs to the lenders
 
@@ -992,21 +993,29 @@ def test_realize_bad_debt__above_total_borrows__writes_off_only_borrows(usdc_mar
     assert int(vault.totalAssets()) == total - (before.borrows - covered)
 
 
-def test_credit_insurance__margin_account__grows_fund_and_cash(usdc_market, ma_signer, keeper):
+def test_repay_with_insurance_fee__liquidation__books_repayment_and_grows_fund(
+    usdc_market, ma_signer, keeper
+):
     vault = usdc_market.vault
     before = read_books(vault)
     total = int(vault.totalAssets())
     at_head_time()
 
-    receipt = vault.creditInsurance(keeper, 321, sender=ma_signer)
+    receipt = vault.repayWithInsuranceFee(1_000, 321, keeper, sender=ma_signer)
 
+    assert logs(receipt, vault, "Repaid") == [
+        {"assets": 1_000, "totalBorrows": before.borrows - 1_000}
+    ]
     assert logs(receipt, vault, "InsuranceFunded") == [
         {"from": keeper.address, "assets": 321, "insuranceFund": before.insurance + 321}
     ]
     assert read_books(vault) == replace(
-        before, cash=before.cash + 321, insurance=before.insurance + 321
+        before,
+        cash=before.cash + 1_000 + 321,
+        borrows=before.borrows - 1_000,
+        insurance=before.insurance + 321,
     )
-    assert int(vault.totalAssets()) == total
+    assert int(vault.totalAssets()) == total  # repaid debt became cash; the fee is insurance's
 
 
 # ------------------------------------------------------------------------------------------ skim
