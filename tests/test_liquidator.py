@@ -23,31 +23,16 @@ from solvent.risk import (
     WAD,
     Health,
     LiquidationQuote,
-    Position,
     account_health,
     debt_tokens,
     mul_div_down,
     quote_liquidation,
 )
 from tests.utils.chain import ev, fast_custom_error_decoding, logs, reverts
-from tests.utils.helpers import MAX_UINT, amount, chain_state, seed_frozen_market
+from tests.utils.helpers import MAX_UINT, amount, chain_state, debt_of, seed_frozen_market
 
 
 # ====================================================================== helpers
-def position(act: Any, owner: Any, sub: int, asset: DeployedAsset) -> Position:
-    """One asset of an account as a mirror Position (as act.positions builds them)."""
-    ma = act.system.margin_account
-    cfg = ma.assetConfig(asset.token)
-    return Position(
-        raw=int(ma.rawBalance(owner, sub, asset.token)),
-        price=act.price(asset),
-        scale=int(cfg.scale),
-        imf=int(cfg.imf),
-        mmf=int(cfg.mmf),
-        index=int(asset.vault.borrowIndex()),
-    )
-
-
 def mirror_quote(
     act: Any, owner: Any, debt: DeployedAsset, coll: DeployedAsset, max_repay: int, sub: int = 0
 ) -> LiquidationQuote:
@@ -55,17 +40,12 @@ def mirror_quote(
     liquidator = act.system.liquidator
     return quote_liquidation(
         health=act.mirror_health(owner, sub),
-        debt=position(act, owner, sub, debt),
-        collateral=position(act, owner, sub, coll),
+        debt=act.position(owner, sub, debt),
+        collateral=act.position(owner, sub, coll),
         max_repay=max_repay,
         penalty=int(liquidator.penalty()),
         insurance_share=int(liquidator.insuranceShare()),
     )
-
-
-def debt_of(ma: Any, asset: DeployedAsset, owner: Any, sub: int = 0) -> int:
-    raw = int(ma.rawBalance(owner, sub, asset.token))
-    return debt_tokens(-raw, int(asset.vault.borrowIndex())) if raw < 0 else 0
 
 
 def shortfall(health: Health) -> int:
@@ -192,7 +172,7 @@ def test_liquidate__price_at_mmr_boundary__reverts_at_boundary_and_passes_one_ti
     act.deposit(weth, trader, "10")
     act.borrow(usdc, trader, "20000")
     act.fund(usdc, keeper, "30000")
-    positions = [position(act, trader, 0, a) for a in (usdc, weth)]
+    positions = [act.position(trader, 0, a) for a in (usdc, weth)]
     tick = 10 ** (18 - int(weth.feed.decimals()))
 
     def safe(answer: int) -> bool:

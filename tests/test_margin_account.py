@@ -37,6 +37,7 @@ from tests.utils.chain import (
     reverts,
 )
 from tests.utils.helpers import MAX_UINT, amount, chain_state, seed_frozen_market
+from tests.utils.helpers import debt_of as _debt_of
 
 # Collateral (symbol, whole tokens) that backs a borrow of each asset in the parametrized tests.
 COLLATERAL_FOR = {"USDC": ("WETH", "10"), "WBTC": ("WETH", "10"), "WETH": ("WBTC", "1")}
@@ -47,19 +48,7 @@ BORROW = {"USDC": "10000", "WBTC": "0.1", "WETH": "3"}
 # ====================================================================== helpers
 def read_positions(act: Any, owner: Any, sub: int = 0) -> dict[str, Position]:
     """Every listed asset of the account as a mirror Position (raw may be 0), keyed by symbol."""
-    ma = act.system.margin_account
-    out = {}
-    for symbol, a in act.system.assets.items():
-        cfg = ma.assetConfig(a.token)
-        out[symbol] = Position(
-            raw=int(ma.rawBalance(owner, sub, a.token)),
-            price=act.price(a),
-            scale=int(cfg.scale),
-            imf=int(cfg.imf),
-            mmf=int(cfg.mmf),
-            index=int(a.vault.borrowIndex()),
-        )
-    return out
+    return {symbol: act.position(owner, sub, a) for symbol, a in act.system.assets.items()}
 
 
 def mirror(positions: dict[str, Position], raws: dict[str, int] | None = None) -> Health:
@@ -82,10 +71,8 @@ def largest(ok: Callable[[int], bool], lo: int, hi: int) -> int:
 
 
 def debt_of(ma: Any, asset: DeployedAsset, owner: Any, sub: int = 0) -> int:
-    """Debt in tokens from the stored scaled debt and the (frozen) index."""
-    raw = int(ma.rawBalance(owner, sub, asset.token))
-    assert raw < 0
-    return debt_tokens(-raw, int(asset.vault.borrowIndex()))
+    """Debt in tokens; the account must owe (tests here only ask about real debts)."""
+    return _debt_of(ma, asset, owner, sub, must_owe=True)
 
 
 # ====================================================================== fixtures

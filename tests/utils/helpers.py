@@ -11,7 +11,7 @@ from typing import Any
 from ape import chain
 
 from solvent.deploy import DeployedAsset, Deployment
-from solvent.risk import WAD, Health, Position, account_health
+from solvent.risk import WAD, Health, Position, account_health, debt_tokens
 from solvent.units import to_units
 
 MAX_UINT = 2**256 - 1
@@ -87,26 +87,24 @@ class Actions:
         chain.mine(1, timestamp=chain.pending_timestamp + seconds)
 
     # ------------------------------------------------------------------ mirror
-    def positions(self, owner: Any, sub: int = 0) -> list[Position]:
-        """Read an account's raw balances, prices, indices and factors for the Python risk mirror."""
+    def position(self, owner: Any, sub: int, asset: DeployedAsset) -> Position:
+        """One asset of an account as a mirror Position (raw may be 0; the vault's live index is
+        read either way, so a test can turn the position into debt with dataclasses.replace)."""
         ma = self.system.margin_account
-        out = []
-        for a in self.system.assets.values():
-            raw = int(ma.rawBalance(owner, sub, a.token))
-            if raw == 0:
-                continue
-            cfg = ma.assetConfig(a.token)
-            out.append(
-                Position(
-                    raw=raw,
-                    price=self.price(a),
-                    scale=int(cfg.scale),
-                    imf=int(cfg.imf),
-                    mmf=int(cfg.mmf),
-                    index=int(a.vault.borrowIndex()) if raw < 0 else WAD,
-                )
-            )
-        return out
+        cfg = ma.assetConfig(asset.token)
+        return Position(
+            raw=int(ma.rawBalance(owner, sub, asset.token)),
+            price=self.price(asset),
+            scale=int(cfg.scale),
+            imf=int(cfg.imf),
+            mmf=int(cfg.mmf),
+            index=int(asset.vault.borrowIndex()),
+        )
+
+    def positions(self, owner: Any, sub: int = 0) -> list[Position]:
+        """The account's non-zero positions, for the Python risk mirror."""
+        held = [self.position(owner, sub, a) for a in self.system.assets.values()]
+        return [p for p in held if p.raw != 0]
 
     def mirror_health(self, owner: Any, sub: int = 0) -> Health:
         return account_health(self.positions(owner, sub))
@@ -139,6 +137,16 @@ def seed_frozen_market(act: Actions, lender: Any, seeder: Any, admin: Any) -> No
         freeze_rates(a, admin)
         assert a.vault.borrowIndex() > WAD
         assert a.vault.insuranceFund() > 0
+
+
+def debt_of(
+    ma: Any, asset: DeployedAsset, owner: Any, sub: int = 0, *, must_owe: bool = False
+) -> int:
+    """Debt in tokens of (owner, sub) in `asset` from the stored scaled debt and the live index
+    (0 when it owes nothing; with `must_owe`, assert that it does)."""
+    raw = int(ma.rawBalance(owner, sub, asset.token))
+    assert raw < 0 or not must_owe, f"{owner}#{sub} owes no {asset.symbol}"
+    return debt_tokens(-raw, int(asset.vault.borrowIndex())) if raw < 0 else 0
 
 
 def freeze_rates(asset: DeployedAsset, admin: Any) -> None:
