@@ -4,9 +4,10 @@ pragma solidity ^0.8.24;
 import {IERC20, IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {ILiquidationCallback} from "../interfaces/ILiquidationCallback.sol";
 import {IMarginAccount} from "../interfaces/IMarginAccount.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {IVault} from "../interfaces/IVault.sol";
@@ -20,11 +21,14 @@ import {MathLib} from "./libraries/MathLib.sol";
 /// @dev Storage of a balance: positive = collateral in token units; negative = scaled debt, where
 ///      debt in tokens = ceil(-balance * vault.borrowIndex / WAD). An account is keyed by
 ///      `owner << 96 | subId`; the assets it holds are the set bits of a 256-bit mask (bit = asset id).
-contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
+///      Per listed asset (by id) one slot, `Market`, holds everything a health check reads for a
+///      collateral (address, decimals, margin factors, discounts, in basis points); a debt also reads
+///      `Lending` (vault, dust floor). Caps sit in a third slot that only deposit and borrow read.
+contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using MathLib for uint256;
 
-    /// @notice Role allowed to list assets and change margin factors and caps.
+    /// @notice Role allowed to list assets and change margin factors, liquidation parameters and caps.
     bytes32 public constant RISK_ADMIN_ROLE = keccak256("RISK_ADMIN_ROLE");
     /// @notice Most assets one account may hold at once (bounds the gas of a health check).
     uint256 public constant MAX_ASSETS_PER_ACCOUNT = 8;
@@ -36,14 +40,42 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
     uint256 public constant MAX_MARGIN_FACTOR = 0.95e18; // 95%
     /// @notice Most decimals a listed token may have (10**decimals must fit the uint64 scale).
     uint8 public constant MAX_DECIMALS = 18;
+    /// @notice One basis point in WAD: factors are stored as whole basis points.
+    uint256 public constant BPS = 1e14;
+
+    /// @dev Everything a position valuation reads, one slot per asset id. Factors in basis points.
+    struct Market {
+        address asset;
+        uint8 decimals;
+        uint16 imfBps;
+        uint16 mmfBps;
+        uint16 minDiscountBps;
+        uint16 maxDiscountBps;
+    }
+
+    /// @dev What a debt additionally reads: the vault and the dust floor (USD WAD).
+    struct Lending {
+        address vault;
+        uint96 minDebtValue;
+    }
+
+    /// @dev Caps, token units; read by deposit and borrow only.
+    struct Caps {
+        uint128 collateralCap;
+        uint128 debtCap;
+    }
 
     /// @inheritdoc IMarginAccount
     IPriceOracle public oracle;
     /// @inheritdoc IMarginAccount
     address public liquidator;
 
-    address[] internal _assets;
-    mapping(address asset => AssetConfig) internal _config;
+    uint256 internal _assetCount;
+    mapping(uint256 id => Market) internal _markets;
+    mapping(uint256 id => Lending) internal _lending;
+    mapping(uint256 id => Caps) internal _caps;
+    /// @dev asset => id + 1 (0 = not listed).
+    mapping(address asset => uint256) internal _idPlusOne;
     /// @inheritdoc IMarginAccount
     mapping(address asset => uint256) public totalCollateral;
     /// @inheritdoc IMarginAccount
@@ -68,7 +100,9 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
 
     // ================================================================== admin
 
-    /// @notice Lists `asset`, lent by `vault`, with margin factors (WAD) and caps (token units).
+    /// @notice Lists `asset`, lent by `vault`, with margin factors (WAD, whole basis points) and caps
+    ///         (token units). Liquidation parameters start at zero: set them with
+    ///         `setLiquidationParams` before anyone borrows against the asset.
     /// @param asset Token to list.
     /// @param vault Vault of `asset` whose borrower is this contract.
     /// @param imf Initial margin factor, WAD.
@@ -79,39 +113,67 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         external
         onlyRole(RISK_ADMIN_ROLE)
     {
-        if (_config[asset].listed) revert AssetAlreadyListed(asset);
-        if (_assets.length >= MAX_LISTED_ASSETS) revert TooManyListedAssets();
+        if (_idPlusOne[asset] != 0) revert AssetAlreadyListed(asset);
+        uint256 id = _assetCount;
+        if (id >= MAX_LISTED_ASSETS) revert TooManyListedAssets();
         if (IVault(vault).asset() != asset || IVault(vault).marginAccount() != address(this)) {
             revert VaultMismatch(vault, asset);
         }
         uint8 decimals = IERC20Metadata(asset).decimals();
         if (decimals > MAX_DECIMALS) revert UnsupportedDecimals(asset, decimals);
         _checkMarginFactors(imf, mmf);
-        uint8 id = uint8(_assets.length);
-        _assets.push(asset);
-        _config[asset] = AssetConfig({
-            vault: vault,
-            id: id,
-            listed: true,
-            scale: uint64(10 ** decimals),
-            imf: uint64(imf),
-            mmf: uint64(mmf),
-            collateralCap: SafeCast.toUint128(collateralCap),
-            debtCap: SafeCast.toUint128(debtCap)
+        _assetCount = id + 1;
+        _idPlusOne[asset] = id + 1;
+        _markets[id] = Market({
+            asset: asset,
+            decimals: decimals,
+            imfBps: uint16(imf / BPS),
+            mmfBps: uint16(mmf / BPS),
+            minDiscountBps: 0,
+            maxDiscountBps: 0
         });
-        emit AssetListed(asset, vault, id, imf, mmf, collateralCap, debtCap);
+        _lending[id] = Lending({vault: vault, minDebtValue: 0});
+        _caps[id] = Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
+        emit AssetListed(asset, vault, uint8(id), imf, mmf, collateralCap, debtCap);
+        _checkDiscountBounds(); // a lower mmf lowers every asset's discount bound
     }
 
-    /// @notice Sets the margin factors of a listed asset, within MIN/MAX_MARGIN_FACTOR and mmf < imf.
+    /// @notice Sets the margin factors of a listed asset, within MIN/MAX_MARGIN_FACTOR, mmf < imf,
+    ///         whole basis points; every asset's discount cap must stay below its bound.
     /// @param asset Listed token.
     /// @param imf Initial margin factor, WAD.
     /// @param mmf Maintenance margin factor, WAD.
     function setMarginFactors(address asset, uint256 imf, uint256 mmf) external onlyRole(RISK_ADMIN_ROLE) {
-        AssetConfig storage cfg = _listed(asset);
+        Market storage m = _markets[_id(asset)];
         _checkMarginFactors(imf, mmf);
-        cfg.imf = uint64(imf);
-        cfg.mmf = uint64(mmf);
+        m.imfBps = uint16(imf / BPS);
+        m.mmfBps = uint16(mmf / BPS);
         emit MarginFactorsSet(asset, imf, mmf);
+        _checkDiscountBounds();
+    }
+
+    /// @notice Sets the liquidation parameters of a listed asset.
+    /// @param asset Listed token.
+    /// @param minDiscount Discount on this collateral when health is just below 1, WAD, whole basis points.
+    /// @param maxDiscount Discount cap on this collateral, WAD, whole basis points; must stay below
+    ///        (mmf + minMmf) / (1 + minMmf) (DiscountAboveBound).
+    /// @param minDebtValue Dust floor of a debt in this asset, USD WAD (below 2**96).
+    function setLiquidationParams(address asset, uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue)
+        external
+        onlyRole(RISK_ADMIN_ROLE)
+    {
+        uint256 id = _id(asset);
+        if (
+            minDiscount > maxDiscount || minDiscount % BPS != 0 || maxDiscount % BPS != 0 || maxDiscount >= WAD
+                || minDebtValue > type(uint96).max
+        ) revert InvalidLiquidationParams(minDiscount, maxDiscount, minDebtValue);
+        Market storage m = _markets[id];
+        m.minDiscountBps = uint16(minDiscount / BPS);
+        m.maxDiscountBps = uint16(maxDiscount / BPS);
+        _lending[id].minDebtValue = uint96(minDebtValue);
+        emit LiquidationParamsSet(asset, minDiscount, maxDiscount, minDebtValue);
+        uint256 bound = _discountBound(m.mmfBps, _minMmfBps());
+        if (maxDiscount >= bound) revert DiscountAboveBound(asset, maxDiscount, bound);
     }
 
     /// @notice Sets the caps of a listed asset (token units, below 2**128). Lowering a cap never
@@ -120,9 +182,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
     /// @param collateralCap Cap on total collateral.
     /// @param debtCap Cap on total borrows.
     function setCaps(address asset, uint256 collateralCap, uint256 debtCap) external onlyRole(RISK_ADMIN_ROLE) {
-        AssetConfig storage cfg = _listed(asset);
-        cfg.collateralCap = SafeCast.toUint128(collateralCap);
-        cfg.debtCap = SafeCast.toUint128(debtCap);
+        _caps[_id(asset)] =
+            Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
         emit CapsSet(asset, collateralCap, debtCap);
     }
 
@@ -155,9 +216,9 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
     function deposit(address owner, uint96 subId, address asset, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         if (owner == address(0)) revert ZeroAddress();
-        AssetConfig memory cfg = _listedMemory(asset);
+        uint256 id = _id(asset);
         uint256 account = _key(owner, subId);
-        int256 balance = _balances[account][cfg.id];
+        int256 balance = _balances[account][id];
         // Only the owner or an operator may add a new asset to an account: a stranger's dust could
         // otherwise fill its asset slots and tie its margin checks to more price feeds.
         if (balance == 0 && msg.sender != owner && !isOperator[owner][msg.sender]) {
@@ -166,13 +227,13 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         uint256 toCollateral = amount;
         if (balance < 0) {
             uint256 repaid;
-            (balance, repaid) = _repayDebt(owner, subId, account, asset, cfg, balance, amount, msg.sender);
+            (balance, repaid) = _repayDebt(owner, subId, account, asset, id, balance, amount, msg.sender);
             toCollateral = amount - repaid;
         }
         if (toCollateral > 0) {
             balance += int256(toCollateral);
-            _setBalance(account, cfg.id, balance);
-            _addCollateral(asset, cfg, toCollateral);
+            _setBalance(account, id, balance);
+            _addCollateral(asset, id, toCollateral);
             emit Deposited(owner, subId, asset, msg.sender, toCollateral);
             IERC20(asset).safeTransferFrom(msg.sender, address(this), toCollateral);
         }
@@ -185,11 +246,11 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         returns (uint256 repaid)
     {
         if (amount == 0) revert ZeroAmount();
-        AssetConfig memory cfg = _listedMemory(asset);
+        uint256 id = _id(asset);
         uint256 account = _key(owner, subId);
-        int256 balance = _balances[account][cfg.id];
+        int256 balance = _balances[account][id];
         if (balance >= 0) revert NoDebt(asset);
-        (, repaid) = _repayDebt(owner, subId, account, asset, cfg, balance, amount, msg.sender);
+        (, repaid) = _repayDebt(owner, subId, account, asset, id, balance, amount, msg.sender);
     }
 
     /// @inheritdoc IMarginAccount
@@ -197,9 +258,9 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         _authorize(owner);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
-        AssetConfig memory cfg = _listedMemory(asset);
+        uint256 id = _id(asset);
         uint256 account = _key(owner, subId);
-        _takeCollateral(account, asset, cfg, amount);
+        _takeCollateral(account, asset, id, amount);
         totalCollateral[asset] -= amount;
         _requireInitialMargin(account);
         emit Withdrawn(owner, subId, asset, to, amount);
@@ -211,17 +272,19 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         _authorize(owner);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
-        AssetConfig memory cfg = _listedMemory(asset);
+        uint256 id = _id(asset);
         uint256 account = _key(owner, subId);
-        int256 balance = _balances[account][cfg.id];
+        int256 balance = _balances[account][id];
         if (balance > 0) revert BorrowAgainstOwnCollateral(asset, uint256(balance));
-        (uint256 index, uint256 borrows) = IVault(cfg.vault).accrueInterest();
-        if (borrows + amount > cfg.debtCap) revert DebtCapExceeded(asset, borrows + amount, cfg.debtCap);
+        IVault vault = IVault(_lending[id].vault);
+        (uint256 index, uint256 borrows) = vault.accrueInterest();
+        uint256 cap = _caps[id].debtCap;
+        if (borrows + amount > cap) revert DebtCapExceeded(asset, borrows + amount, cap);
         // Scaled debt rounds up: the account never owes less than it received.
-        _setBalance(account, cfg.id, balance - int256(amount.mulDivUp(WAD, index)));
+        _setBalance(account, id, balance - int256(amount.mulDivUp(WAD, index)));
         _requireInitialMargin(account);
         emit Borrowed(owner, subId, asset, to, amount);
-        IVault(cfg.vault).borrow(amount, to);
+        vault.borrow(amount, to);
     }
 
     /// @inheritdoc IMarginAccount
@@ -232,66 +295,76 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         _authorize(owner);
         if (amount == 0) revert ZeroAmount();
         if (fromSubId == toSubId) revert SameSubAccount(fromSubId);
-        AssetConfig memory cfg = _listedMemory(asset);
+        uint256 id = _id(asset);
         uint256 from = _key(owner, fromSubId);
-        _takeCollateral(from, asset, cfg, amount);
+        _takeCollateral(from, asset, id, amount);
         _requireInitialMargin(from);
         emit Transferred(owner, fromSubId, toSubId, asset, amount);
 
         uint256 to = _key(owner, toSubId);
-        int256 balance = _balances[to][cfg.id];
+        int256 balance = _balances[to][id];
         if (balance < 0) {
             // The moved collateral repays the destination's debt first; those tokens leave for the vault.
             uint256 repaid;
-            (balance, repaid) = _repayDebt(owner, toSubId, to, asset, cfg, balance, amount, address(this));
+            (balance, repaid) = _repayDebt(owner, toSubId, to, asset, id, balance, amount, address(this));
             totalCollateral[asset] -= repaid;
             amount -= repaid;
         }
-        if (amount > 0) _setBalance(to, cfg.id, balance + int256(amount));
+        if (amount > 0) _setBalance(to, id, balance + int256(amount));
     }
 
     // ================================================================== liquidation (Liquidator only)
 
     /// @inheritdoc IMarginAccount
-    function settleLiquidation(
-        address owner,
-        uint96 subId,
-        address debtAsset,
-        uint256 repayAmount,
-        uint256 insuranceFee,
-        address collateralAsset,
-        uint256 seize,
-        address liquidator_
-    ) external onlyLiquidator nonReentrant returns (bool bankrupt) {
-        uint256 account = _key(owner, subId);
-        address debtVault = _liquidateDebt(account, debtAsset, repayAmount, insuranceFee, liquidator_);
-        AssetConfig memory collCfg = _listedMemory(collateralAsset);
-        _takeCollateral(account, collateralAsset, collCfg, seize);
-        totalCollateral[collateralAsset] -= seize;
-        emit Liquidated(owner, subId, liquidator_, debtAsset, repayAmount, collateralAsset, seize, insuranceFee);
+    function settleLiquidation(Settlement calldata s, bytes calldata data)
+        external
+        onlyLiquidator
+        nonReentrant
+        returns (uint256 badDebt)
+    {
+        uint256 account = _key(s.owner, s.subId);
+        // Effects: debt first (a full repayment clears the scaled debt exactly, a partial one burns
+        // scaled debt rounded down), then collateral.
+        int256 balance = _balances[account][s.debtId];
+        if (balance >= 0) revert NoDebt(s.debtAsset);
+        uint256 debt = uint256(-balance).mulDivUp(s.debtIndex, WAD);
+        _setBalance(
+            account, s.debtId, s.repay >= debt ? int256(0) : balance + int256(s.repay.mulDivDown(WAD, s.debtIndex))
+        );
+        _takeCollateral(account, s.collateralAsset, s.collateralId, s.seize);
+        totalCollateral[s.collateralAsset] -= s.seize;
 
-        IERC20(debtAsset).safeTransferFrom(liquidator_, debtVault, repayAmount + insuranceFee);
-        IERC20(collateralAsset).safeTransfer(liquidator_, seize);
-        (bool hasCollateral, bool hasDebt) = _composition(account);
-        return hasDebt && !hasCollateral;
+        // Interactions: collateral out, optional callback, repayment in, then the vault's books.
+        IERC20(s.collateralAsset).safeTransfer(s.liquidator, s.seize);
+        uint256 owed = s.repay + s.insuranceFee;
+        if (data.length > 0) {
+            if (s.liquidator.code.length == 0) revert CallbackToNonContract(s.liquidator);
+            ILiquidationCallback(s.liquidator).onLiquidation(
+                s.owner, s.subId, s.debtAsset, owed, s.collateralAsset, s.seize, data
+            );
+        }
+        address vault = _lending[s.debtId].vault;
+        IERC20(s.debtAsset).safeTransferFrom(s.liquidator, vault, owed);
+        IVault(vault).repayWithInsuranceFee(s.repay, s.insuranceFee, s.liquidator);
+
+        if (!_hasCollateral(account)) badDebt = _writeOff(s.owner, s.subId, account, s.debtId);
+        _emitLiquidated(s, badDebt);
     }
 
-    /// @dev Debt side of a liquidation: reduces the account's debt by `repayAmount` and books the
-    ///      repayment and the insurance fee in the vault. Returns the vault (token receiver).
-    function _liquidateDebt(uint256 account, address debtAsset, uint256 repayAmount, uint256 insuranceFee, address payer)
-        internal
-        returns (address vault)
-    {
-        AssetConfig memory cfg = _listedMemory(debtAsset);
-        int256 balance = _balances[account][cfg.id];
-        if (balance >= 0) revert NoDebt(debtAsset);
-        (uint256 index,) = IVault(cfg.vault).accrueInterest();
-        uint256 debt = uint256(-balance).mulDivUp(index, WAD);
-        // A full repayment clears the scaled debt exactly; a partial one burns scaled debt rounded down.
-        _setBalance(account, cfg.id, repayAmount >= debt ? int256(0) : balance + int256(repayAmount.mulDivDown(WAD, index)));
-        if (insuranceFee > 0) IVault(cfg.vault).repayWithInsuranceFee(repayAmount, insuranceFee, payer);
-        else IVault(cfg.vault).repay(repayAmount);
-        return cfg.vault;
+    function _emitLiquidated(Settlement calldata s, uint256 badDebt) internal {
+        emit Liquidated(
+            s.owner,
+            s.subId,
+            s.liquidator,
+            s.debtAsset,
+            s.repay,
+            s.collateralAsset,
+            s.seize,
+            s.insuranceFee,
+            s.discount,
+            s.health,
+            badDebt
+        );
     }
 
     /// @inheritdoc IMarginAccount
@@ -302,20 +375,28 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         returns (uint256 assetsWrittenOff)
     {
         uint256 account = _key(owner, subId);
-        (bool hasCollateral,) = _composition(account);
-        if (hasCollateral) revert AccountHasCollateral(owner, subId);
+        if (_hasCollateral(account)) revert AccountHasCollateral(owner, subId);
+        assetsWrittenOff = _popcount(_assetMask[account]);
+        _writeOff(owner, subId, account, MAX_LISTED_ASSETS);
+    }
+
+    /// @dev Writes off every debt of an account that holds no collateral (insurance first, then
+    ///      lenders). Returns the amount written off in asset `reportId`.
+    function _writeOff(address owner, uint96 subId, uint256 account, uint256 reportId)
+        internal
+        returns (uint256 reported)
+    {
         uint256 mask = _assetMask[account];
         for (uint256 id; mask != 0; ++id) {
             if (mask & 1 == 1) {
                 int256 balance = _balances[account][id];
-                address asset = _assets[id];
-                IVault vault = IVault(_config[asset].vault);
+                IVault vault = IVault(_lending[id].vault);
                 (uint256 index,) = vault.accrueInterest();
                 uint256 debt = uint256(-balance).mulDivUp(index, WAD);
                 _balances[account][id] = 0;
                 (uint256 covered, uint256 socialized) = vault.realizeBadDebt(debt);
-                emit BadDebtWrittenOff(owner, subId, asset, debt, covered, socialized);
-                ++assetsWrittenOff;
+                emit BadDebtWrittenOff(owner, subId, _markets[id].asset, debt, covered, socialized);
+                if (id == reportId) reported = debt;
             }
             mask >>= 1;
         }
@@ -325,27 +406,54 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
     // ================================================================== views
 
     /// @inheritdoc IMarginAccount
-    function listedAssets() external view returns (address[] memory) {
-        return _assets;
+    function listedAssets() external view returns (address[] memory assets) {
+        uint256 n = _assetCount;
+        assets = new address[](n);
+        for (uint256 id; id < n; ++id) {
+            assets[id] = _markets[id].asset;
+        }
     }
 
     /// @inheritdoc IMarginAccount
-    function assetConfig(address asset) external view returns (AssetConfig memory) {
-        return _config[asset];
+    function assetConfig(address asset) external view returns (AssetConfig memory cfg) {
+        uint256 idPlusOne = _idPlusOne[asset];
+        if (idPlusOne == 0) return cfg;
+        uint256 id = idPlusOne - 1;
+        Market memory m = _markets[id];
+        Lending memory l = _lending[id];
+        Caps memory c = _caps[id];
+        cfg = AssetConfig({
+            vault: l.vault,
+            id: uint8(id),
+            listed: true,
+            scale: uint64(10 ** m.decimals),
+            imf: uint64(m.imfBps * BPS),
+            mmf: uint64(m.mmfBps * BPS),
+            collateralCap: c.collateralCap,
+            debtCap: c.debtCap,
+            minDiscount: uint64(m.minDiscountBps * BPS),
+            maxDiscount: uint64(m.maxDiscountBps * BPS),
+            minDebtValue: l.minDebtValue
+        });
+    }
+
+    /// @notice Highest maxDiscount `asset` may have now, WAD (exclusive): (mmf + minMmf) / (1 + minMmf).
+    /// @param asset Listed token.
+    function discountBound(address asset) external view returns (uint256) {
+        return _discountBound(_markets[_id(asset)].mmfBps, _minMmfBps());
     }
 
     /// @inheritdoc IMarginAccount
     function rawBalance(address owner, uint96 subId, address asset) external view returns (int256) {
-        AssetConfig memory cfg = _listedMemory(asset);
-        return _balances[_key(owner, subId)][cfg.id];
+        return _balances[_key(owner, subId)][_id(asset)];
     }
 
     /// @inheritdoc IMarginAccount
     function balanceOf(address owner, uint96 subId, address asset) external view returns (int256) {
-        AssetConfig memory cfg = _listedMemory(asset);
-        int256 balance = _balances[_key(owner, subId)][cfg.id];
+        uint256 id = _id(asset);
+        int256 balance = _balances[_key(owner, subId)][id];
         if (balance >= 0) return balance;
-        return -int256(uint256(-balance).mulDivUp(IVault(cfg.vault).borrowIndex(), WAD));
+        return -int256(uint256(-balance).mulDivUp(IVault(_lending[id].vault).borrowIndex(), WAD));
     }
 
     /// @inheritdoc IMarginAccount
@@ -354,7 +462,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         assets = new address[](_popcount(mask));
         uint256 n;
         for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1) assets[n++] = _assets[id];
+            if (mask & 1 == 1) assets[n++] = _markets[id].asset;
             mask >>= 1;
         }
     }
@@ -382,21 +490,49 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         view
         returns (LiquidationSnapshot memory snap)
     {
-        AssetConfig memory debtCfg = _listedMemory(debtAsset);
-        AssetConfig memory collCfg = _listedMemory(collateralAsset);
         uint256 account = _key(owner, subId);
         uint256 mask = _assetMask[account];
-        snap.debtScale = debtCfg.scale;
-        snap.collateralScale = collCfg.scale;
-        snap.debtMmf = debtCfg.mmf;
-        snap.collateralMmf = collCfg.mmf;
-        uint256 imr;
+        IPriceOracle oracle_ = oracle;
         for (uint256 id; mask != 0; ++id) {
             if (mask & 1 == 1) {
-                (int256 value, uint256 price, uint256 tokens, uint256 imf, uint256 mmf) = _position(oracle, account, id);
-                (snap.equity, imr, snap.mmr) = _accumulate(snap.equity, imr, snap.mmr, value, imf, mmf);
-                if (id == debtCfg.id && value < 0) (snap.debtPrice, snap.debt) = (price, tokens);
-                if (id == collCfg.id && value > 0) (snap.collateralPrice, snap.collateral) = (price, tokens);
+                Position memory p = _position(oracle_, account, id);
+                snap.equity += _signedValue(p);
+                snap.mmr += _requirement(p, p.mmf);
+                if (p.isDebt) {
+                    if (p.asset == debtAsset) {
+                        (snap.debt, snap.debtPrice, snap.debtScale, snap.debtMmf) = (p.tokens, p.price, p.scale, p.mmf);
+                        (snap.minDebtValue, snap.debtIndex, snap.debtId) = (p.minDebtValue, p.index, id);
+                    }
+                } else {
+                    ++snap.collateralAssets;
+                    if (p.asset == collateralAsset) {
+                        (snap.collateral, snap.collateralPrice, snap.collateralScale) = (p.tokens, p.price, p.scale);
+                        (snap.collateralMmf, snap.minDiscount, snap.maxDiscount, snap.collateralId) =
+                            (p.mmf, p.minDiscount, p.maxDiscount, id);
+                    }
+                }
+            }
+            mask >>= 1;
+        }
+    }
+
+    /// @inheritdoc IMarginAccount
+    function accountSnapshot(address owner, uint96 subId)
+        external
+        view
+        returns (int256 equity, uint256 mmr, Position[] memory positions)
+    {
+        uint256 account = _key(owner, subId);
+        uint256 mask = _assetMask[account];
+        IPriceOracle oracle_ = oracle;
+        positions = new Position[](_popcount(mask));
+        uint256 n;
+        for (uint256 id; mask != 0; ++id) {
+            if (mask & 1 == 1) {
+                Position memory p = _position(oracle_, account, id);
+                equity += _signedValue(p);
+                mmr += _requirement(p, p.mmf);
+                positions[n++] = p;
             }
             mask >>= 1;
         }
@@ -410,42 +546,47 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         IPriceOracle oracle_ = oracle; // one storage read per health check
         for (uint256 id; mask != 0; ++id) {
             if (mask & 1 == 1) {
-                (int256 value,,, uint256 imf, uint256 mmf) = _position(oracle_, account, id);
-                (equity, imr, mmr) = _accumulate(equity, imr, mmr, value, imf, mmf);
+                Position memory p = _position(oracle_, account, id);
+                equity += _signedValue(p);
+                imr += _requirement(p, p.imf);
+                mmr += _requirement(p, p.mmf);
             }
             mask >>= 1;
         }
     }
 
-    /// @dev Signed USD value (WAD) of one position, its price and its size in tokens.
-    ///      Collateral value rounds down, debt (tokens and value) rounds up.
-    function _position(IPriceOracle oracle_, uint256 account, uint256 id)
-        internal
-        view
-        returns (int256 value, uint256 price, uint256 tokens, uint256 imf, uint256 mmf)
-    {
-        address asset = _assets[id];
-        AssetConfig storage cfg = _config[asset];
+    /// @dev One position, priced. Collateral tokens are exact; debt tokens round up.
+    function _position(IPriceOracle oracle_, uint256 account, uint256 id) internal view returns (Position memory p) {
+        Market memory m = _markets[id];
         int256 balance = _balances[account][id];
-        (price,) = oracle_.price(asset);
+        p.asset = m.asset;
+        p.id = id;
+        (p.price,) = oracle_.price(m.asset);
+        p.scale = 10 ** m.decimals;
+        p.imf = m.imfBps * BPS;
+        p.mmf = m.mmfBps * BPS;
+        p.minDiscount = m.minDiscountBps * BPS;
+        p.maxDiscount = m.maxDiscountBps * BPS;
         if (balance > 0) {
-            tokens = uint256(balance);
-            value = int256(tokens.mulDivDown(price, cfg.scale));
+            p.tokens = uint256(balance);
         } else {
-            tokens = uint256(-balance).mulDivUp(IVault(cfg.vault).borrowIndex(), WAD);
-            value = -int256(tokens.mulDivUp(price, cfg.scale));
+            Lending memory l = _lending[id];
+            p.isDebt = true;
+            p.index = IVault(l.vault).borrowIndex();
+            p.tokens = uint256(-balance).mulDivUp(p.index, WAD);
+            p.minDebtValue = l.minDebtValue;
         }
-        (imf, mmf) = (cfg.imf, cfg.mmf);
     }
 
-    /// @dev Adds one position's value to equity and |value| * factor (rounded up) to IMR and MMR.
-    function _accumulate(int256 equity, uint256 imr, uint256 mmr, int256 value, uint256 imf, uint256 mmf)
-        internal
-        pure
-        returns (int256, uint256, uint256)
-    {
-        uint256 absValue = value >= 0 ? uint256(value) : uint256(-value);
-        return (equity + value, imr + absValue.mulDivUp(imf, WAD), mmr + absValue.mulDivUp(mmf, WAD));
+    /// @dev Signed USD value (WAD): collateral rounds down, debt rounds up (more negative).
+    function _signedValue(Position memory p) internal pure returns (int256) {
+        return p.isDebt ? -int256(p.tokens.mulDivUp(p.price, p.scale)) : int256(p.tokens.mulDivDown(p.price, p.scale));
+    }
+
+    /// @dev |value| * factor, rounded up (the absolute value of a debt is itself rounded up).
+    function _requirement(Position memory p, uint256 factor) internal pure returns (uint256) {
+        uint256 absValue = p.isDebt ? p.tokens.mulDivUp(p.price, p.scale) : p.tokens.mulDivDown(p.price, p.scale);
+        return absValue.mulDivUp(factor, WAD);
     }
 
     function _requireInitialMargin(uint256 account) internal view {
@@ -453,16 +594,14 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         if (equity < int256(imr)) revert InsufficientMargin(equity, imr);
     }
 
-    /// @dev Whether the account holds any collateral and any debt.
-    function _composition(uint256 account) internal view returns (bool hasCollateral, bool hasDebt) {
+    /// @dev Whether the account holds any collateral.
+    function _hasCollateral(uint256 account) internal view returns (bool) {
         uint256 mask = _assetMask[account];
         for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1) {
-                if (_balances[account][id] > 0) hasCollateral = true;
-                else hasDebt = true;
-            }
+            if (mask & 1 == 1 && _balances[account][id] > 0) return true;
             mask >>= 1;
         }
+        return false;
     }
 
     // ================================================================== internal: balances
@@ -474,12 +613,13 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         uint96 subId,
         uint256 account,
         address asset,
-        AssetConfig memory cfg,
+        uint256 id,
         int256 balance,
         uint256 amount,
         address payer
     ) internal returns (int256 newBalance, uint256 repaid) {
-        (uint256 index,) = IVault(cfg.vault).accrueInterest();
+        address vault = _lending[id].vault;
+        (uint256 index,) = IVault(vault).accrueInterest();
         uint256 debt = uint256(-balance).mulDivUp(index, WAD);
         if (amount >= debt) {
             (newBalance, repaid) = (0, debt);
@@ -487,24 +627,25 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
             // Partial repayment burns scaled debt rounded down: the payer never clears more than paid.
             (newBalance, repaid) = (balance + int256(amount.mulDivDown(WAD, index)), amount);
         }
-        _setBalance(account, cfg.id, newBalance);
-        IVault(cfg.vault).repay(repaid);
+        _setBalance(account, id, newBalance);
+        IVault(vault).repay(repaid);
         emit Repaid(owner, subId, asset, payer, repaid);
-        if (payer == address(this)) IERC20(asset).safeTransfer(cfg.vault, repaid);
-        else IERC20(asset).safeTransferFrom(payer, cfg.vault, repaid);
+        if (payer == address(this)) IERC20(asset).safeTransfer(vault, repaid);
+        else IERC20(asset).safeTransferFrom(payer, vault, repaid);
     }
 
     /// @dev Removes `amount` of collateral from the account's balance (not from totalCollateral).
-    function _takeCollateral(uint256 account, address asset, AssetConfig memory cfg, uint256 amount) internal {
-        int256 balance = _balances[account][cfg.id];
+    function _takeCollateral(uint256 account, address asset, uint256 id, uint256 amount) internal {
+        int256 balance = _balances[account][id];
         uint256 held = balance > 0 ? uint256(balance) : 0;
         if (amount > held) revert InsufficientCollateral(asset, held, amount);
-        _setBalance(account, cfg.id, balance - int256(amount));
+        _setBalance(account, id, balance - int256(amount));
     }
 
-    function _addCollateral(address asset, AssetConfig memory cfg, uint256 amount) internal {
+    function _addCollateral(address asset, uint256 id, uint256 amount) internal {
         uint256 total = totalCollateral[asset] + amount;
-        if (total > cfg.collateralCap) revert CollateralCapExceeded(asset, total, cfg.collateralCap);
+        uint256 cap = _caps[id].collateralCap;
+        if (total > cap) revert CollateralCapExceeded(asset, total, cap);
         totalCollateral[asset] = total;
     }
 
@@ -521,24 +662,52 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuard {
         }
     }
 
+    // ================================================================== internal: risk parameters
+
+    /// @dev Every asset's maxDiscount must stay below its bound (after an mmf fell or an asset was listed).
+    function _checkDiscountBounds() internal view {
+        uint256 n = _assetCount;
+        uint256 minMmf = _minMmfBps();
+        for (uint256 id; id < n; ++id) {
+            Market storage m = _markets[id];
+            uint256 maxDiscount = m.maxDiscountBps * BPS;
+            uint256 bound = _discountBound(m.mmfBps, minMmf);
+            if (maxDiscount >= bound) revert DiscountAboveBound(m.asset, maxDiscount, bound);
+        }
+    }
+
+    /// @dev Lowest maintenance factor of any listed asset, basis points.
+    function _minMmfBps() internal view returns (uint256 minMmf) {
+        uint256 n = _assetCount;
+        minMmf = type(uint256).max;
+        for (uint256 id; id < n; ++id) {
+            minMmf = MathLib.min(minMmf, _markets[id].mmfBps);
+        }
+    }
+
+    /// @dev (mmf + minMmf) / (1 + minMmf) in WAD, rounded down: the discount at which seizing
+    ///      collateral of this asset against the lowest-mmf debt stops reducing MMR - equity.
+    function _discountBound(uint256 mmfBps, uint256 minMmfBps) internal pure returns (uint256) {
+        return ((mmfBps + minMmfBps) * BPS).mulDivDown(WAD, WAD + minMmfBps * BPS);
+    }
+
     // ================================================================== internal: helpers
 
     function _authorize(address owner) internal view {
         if (msg.sender != owner && !isOperator[owner][msg.sender]) revert NotAuthorized(msg.sender, owner);
     }
 
-    function _listed(address asset) internal view returns (AssetConfig storage cfg) {
-        cfg = _config[asset];
-        if (!cfg.listed) revert AssetNotListed(asset);
-    }
-
-    function _listedMemory(address asset) internal view returns (AssetConfig memory cfg) {
-        cfg = _config[asset];
-        if (!cfg.listed) revert AssetNotListed(asset);
+    /// @dev Id of a listed asset; reverts AssetNotListed otherwise.
+    function _id(address asset) internal view returns (uint256) {
+        uint256 idPlusOne = _idPlusOne[asset];
+        if (idPlusOne == 0) revert AssetNotListed(asset);
+        return idPlusOne - 1;
     }
 
     function _checkMarginFactors(uint256 imf, uint256 mmf) internal pure {
-        if (mmf < MIN_MARGIN_FACTOR || imf > MAX_MARGIN_FACTOR || mmf >= imf) revert InvalidMarginFactors(imf, mmf);
+        if (
+            mmf < MIN_MARGIN_FACTOR || imf > MAX_MARGIN_FACTOR || mmf >= imf || imf % BPS != 0 || mmf % BPS != 0
+        ) revert InvalidMarginFactors(imf, mmf);
     }
 
     /// @dev Account key: owner in the high 160 bits, sub-account id in the low 96.

@@ -6,7 +6,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20, IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
@@ -22,7 +22,7 @@ import {MathLib} from "./libraries/MathLib.sol";
 ///      directly never move the share price. Together with OpenZeppelin's virtual shares
 ///      (`_decimalsOffset`), this defeats the first-depositor inflation attack.
 ///      totalAssets = cash + totalBorrows - insuranceFund.
-contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuard {
+contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using MathLib for uint256;
 

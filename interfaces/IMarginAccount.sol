@@ -14,14 +14,19 @@ import {IPriceOracle} from "./IPriceOracle.sol";
 ///        maintenance margin requirement MMR = sum(|b_i * p_i| * mmf_i)
 ///      Collateral values round down, debt values and requirements round up (protocol's favour).
 interface IMarginAccount {
-    /// @notice Risk configuration of a listed asset.
+    /// @notice Risk configuration of a listed asset (all factors WAD; stored in basis points).
     /// @param vault ERC-4626 vault that lends this asset.
     /// @param id Index of the asset in the listing order (bit position in an account's asset mask).
+    /// @param listed True once listed.
     /// @param scale 10**decimals of the token.
     /// @param imf Initial margin factor, WAD.
     /// @param mmf Maintenance margin factor, WAD (0 < mmf < imf < 1).
     /// @param collateralCap Maximum total collateral of this asset over all accounts, token units.
     /// @param debtCap Maximum total borrows of the vault by this MarginAccount, token units.
+    /// @param minDiscount Liquidation discount on this asset as collateral when health is just
+    ///        below 1, WAD.
+    /// @param maxDiscount Cap of the liquidation discount on this asset as collateral, WAD.
+    /// @param minDebtValue Dust floor: no liquidation may leave a debt of this asset worth less, USD WAD.
     struct AssetConfig {
         address vault;
         uint8 id;
@@ -31,30 +36,106 @@ interface IMarginAccount {
         uint64 mmf;
         uint128 collateralCap;
         uint128 debtCap;
+        uint64 minDiscount;
+        uint64 maxDiscount;
+        uint96 minDebtValue;
     }
 
-    /// @notice What the Liquidator needs to price one liquidation, read in one pass.
+    /// @notice What the Liquidator needs to price one liquidation of (debt asset, collateral asset),
+    ///         read in one pass over the account.
     /// @param equity Account equity, USD WAD (negative when insolvent).
     /// @param mmr Maintenance margin requirement, USD WAD.
+    /// @param debt Debt of the account in the debt asset, token units, rounded up (0 if none).
+    /// @param collateral Collateral of the account in the collateral asset, token units (0 if none).
     /// @param debtPrice Oracle price of the debt asset, USD WAD per whole token.
     /// @param collateralPrice Oracle price of the collateral asset, USD WAD per whole token.
-    /// @param debt Debt of the account in the debt asset, token units (0 if none).
-    /// @param collateral Collateral of the account in the collateral asset, token units (0 if none).
     /// @param debtScale 10**decimals of the debt asset.
     /// @param collateralScale 10**decimals of the collateral asset.
     /// @param debtMmf Maintenance margin factor of the debt asset, WAD.
     /// @param collateralMmf Maintenance margin factor of the collateral asset, WAD.
+    /// @param minDiscount Discount floor of the collateral asset, WAD.
+    /// @param maxDiscount Discount cap of the collateral asset, WAD.
+    /// @param minDebtValue Dust floor of the debt asset, USD WAD.
+    /// @param debtIndex Borrow index of the debt asset's vault, accrued to now, WAD.
+    /// @param debtId Asset id of the debt asset.
+    /// @param collateralId Asset id of the collateral asset.
+    /// @param collateralAssets Number of assets the account holds as collateral.
     struct LiquidationSnapshot {
         int256 equity;
         uint256 mmr;
-        uint256 debtPrice;
-        uint256 collateralPrice;
         uint256 debt;
         uint256 collateral;
+        uint256 debtPrice;
+        uint256 collateralPrice;
         uint256 debtScale;
         uint256 collateralScale;
         uint256 debtMmf;
         uint256 collateralMmf;
+        uint256 minDiscount;
+        uint256 maxDiscount;
+        uint256 minDebtValue;
+        uint256 debtIndex;
+        uint256 debtId;
+        uint256 collateralId;
+        uint256 collateralAssets;
+    }
+
+    /// @notice One position of an account as the risk engine sees it (see `accountSnapshot`).
+    /// @param asset Token.
+    /// @param id Asset id.
+    /// @param tokens Token units held (collateral) or owed (debt, rounded up).
+    /// @param isDebt True for a debt.
+    /// @param price Oracle price, USD WAD per whole token.
+    /// @param scale 10**decimals.
+    /// @param imf Initial margin factor, WAD.
+    /// @param mmf Maintenance margin factor, WAD.
+    /// @param minDiscount Discount floor as collateral, WAD.
+    /// @param maxDiscount Discount cap as collateral, WAD.
+    /// @param minDebtValue Dust floor as debt, USD WAD.
+    /// @param index Borrow index of the asset's vault (debts), accrued to now, WAD.
+    struct Position {
+        address asset;
+        uint256 id;
+        uint256 tokens;
+        bool isDebt;
+        uint256 price;
+        uint256 scale;
+        uint256 imf;
+        uint256 mmf;
+        uint256 minDiscount;
+        uint256 maxDiscount;
+        uint256 minDebtValue;
+        uint256 index;
+    }
+
+    /// @notice A liquidation priced by the Liquidator, for the MarginAccount to settle.
+    /// @param owner Account owner.
+    /// @param subId Sub-account.
+    /// @param liquidator Who repays and receives the collateral.
+    /// @param debtAsset Asset repaid.
+    /// @param debtId Its asset id.
+    /// @param debtIndex Borrow index of its vault used to price the debt (accrued to now), WAD.
+    /// @param repay Debt repaid, token units.
+    /// @param insuranceFee Paid by the liquidator on top of `repay` into the vault's insurance fund, token units.
+    /// @param collateralAsset Asset seized.
+    /// @param collateralId Its asset id.
+    /// @param seize Collateral sent to the liquidator, token units.
+    /// @param discount Discount applied to the collateral price, WAD.
+    /// @param health Account health (equity / MMR, WAD, 0 if equity <= 0) before the liquidation.
+    struct Settlement {
+        address owner;
+        uint96 subId;
+        address liquidator;
+        address debtAsset;
+        uint256 debtId;
+        uint256 debtIndex;
+        uint256 repay;
+        uint256 insuranceFee;
+        address collateralAsset;
+        uint256 collateralId;
+        uint256 seize;
+        uint256 discount;
+        uint256 health;
     }
 
     // ------------------------------------------------------------------ errors
@@ -70,8 +151,17 @@ interface IMarginAccount {
     error UnsupportedDecimals(address asset, uint8 decimals);
     /// @notice The vault's asset or MarginAccount does not match.
     error VaultMismatch(address vault, address asset);
-    /// @notice Margin factors outside 0 < MIN_MARGIN_FACTOR <= mmf < imf <= MAX_MARGIN_FACTOR < 1.
+    /// @notice Margin factors outside 0 < MIN_MARGIN_FACTOR <= mmf < imf <= MAX_MARGIN_FACTOR < 1,
+    ///         or not a whole number of basis points (multiples of 1e14).
     error InvalidMarginFactors(uint256 imf, uint256 mmf);
+    /// @notice Discounts not whole basis points or minDiscount > maxDiscount, or minDebtValue too large.
+    error InvalidLiquidationParams(uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue);
+    /// @notice The discount cap of `asset` reaches the discount at which a liquidation would lower
+    ///         an account's health: maxDiscount must stay below (mmf + minMmf) / (1 + minMmf), where
+    ///         minMmf is the lowest maintenance factor of any listed asset.
+    error DiscountAboveBound(address asset, uint256 maxDiscount, uint256 bound);
+    /// @notice The callback of a flash liquidation went to an address with no code.
+    error CallbackToNonContract(address liquidator);
     /// @notice `caller` may not act for `owner`'s accounts.
     error NotAuthorized(address caller, address owner);
     /// @notice Only the Liquidator may call this.
@@ -111,8 +201,11 @@ interface IMarginAccount {
     event Transferred(address indexed owner, uint96 fromSubId, uint96 toSubId, address indexed asset, uint256 amount);
     /// @notice `owner` approved or revoked `operator` for all its sub-accounts.
     event OperatorSet(address indexed owner, address indexed operator, bool approved);
-    /// @notice A liquidation settled: `liquidator` repaid `repaid` of `debtAsset` and received
-    ///         `seized` of `collateralAsset`; `insuranceFee` of `debtAsset` went to its vault's insurance fund.
+    /// @notice A liquidation settled: `liquidator` repaid `repaid` of `debtAsset` (plus `insuranceFee`
+    ///         of it into the vault's insurance fund) and received `seized` of `collateralAsset`, bought
+    ///         at the oracle price times (1 - `discount`). `health` is equity / MMR before (WAD); the
+    ///         discount is a function of it (see docs/liquidation.md). `badDebt` is the debt of
+    ///         `debtAsset` written off in the same transaction because no collateral was left.
     event Liquidated(
         address indexed owner,
         uint96 indexed subId,
@@ -121,7 +214,10 @@ interface IMarginAccount {
         uint256 repaid,
         address collateralAsset,
         uint256 seized,
-        uint256 insuranceFee
+        uint256 insuranceFee,
+        uint256 discount,
+        uint256 health,
+        uint256 badDebt
     );
     /// @notice Debt of an account with no collateral left was written off through the vault:
     ///         `covered` by the insurance fund, `socialized` among lenders.
@@ -132,6 +228,8 @@ interface IMarginAccount {
     event AssetListed(address indexed asset, address indexed vault, uint8 id, uint256 imf, uint256 mmf, uint256 collateralCap, uint256 debtCap);
     /// @notice Margin factors of `asset` changed.
     event MarginFactorsSet(address indexed asset, uint256 imf, uint256 mmf);
+    /// @notice Liquidation parameters of `asset` changed (discounts WAD, dust floor USD WAD).
+    event LiquidationParamsSet(address indexed asset, uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue);
     /// @notice Caps of `asset` changed (token units).
     event CapsSet(address indexed asset, uint256 collateralCap, uint256 debtCap);
     /// @notice The price oracle changed.
@@ -167,11 +265,17 @@ interface IMarginAccount {
         returns (int256 equity, uint256 imr, uint256 mmr, uint256 health);
     /// @notice True when equity < MMR.
     function isLiquidatable(address owner, uint96 subId) external view returns (bool);
-    /// @notice Equity, MMR, both prices and both balances for pricing a liquidation, in one pass.
+    /// @notice Everything needed to price a liquidation of (debtAsset, collateralAsset), in one pass.
+    ///         Fields of an asset the account does not hold in that role are zero.
     function liquidationSnapshot(address owner, uint96 subId, address debtAsset, address collateralAsset)
         external
         view
         returns (LiquidationSnapshot memory snapshot);
+    /// @notice Equity, MMR and every position of an account, priced as `liquidationSnapshot` prices them.
+    function accountSnapshot(address owner, uint96 subId)
+        external
+        view
+        returns (int256 equity, uint256 mmr, Position[] memory positions);
 
     // ------------------------------------------------------------------ account actions
     /// @notice Adds `amount` of `asset` from the caller to (owner, subId): repays its debt in that
@@ -195,20 +299,13 @@ interface IMarginAccount {
     function setOperator(address operator, bool approved) external;
 
     // ------------------------------------------------------------------ Liquidator only
-    /// @notice Settles a liquidation priced by the Liquidator: pulls `repay + insuranceFee` of
-    ///         `debtAsset` from `liquidator` (repay to the vault, fee to its insurance fund), reduces the
-    ///         account's debt by `repay` and sends `seize` of its `collateralAsset` to `liquidator`.
-    /// @return bankrupt True when the account is left with debt and no collateral at all.
-    function settleLiquidation(
-        address owner,
-        uint96 subId,
-        address debtAsset,
-        uint256 repay,
-        uint256 insuranceFee,
-        address collateralAsset,
-        uint256 seize,
-        address liquidator
-    ) external returns (bool bankrupt);
+    /// @notice Settles a liquidation priced by the Liquidator. Reduces the account's debt by `repay`
+    ///         and its collateral by `seize`, sends the collateral to `s.liquidator`, then (when `data`
+    ///         is non-empty) calls `ILiquidationCallback(s.liquidator).onLiquidation`, then pulls
+    ///         `repay + insuranceFee` of the debt asset from `s.liquidator` into the vault. If the account
+    ///         is left without collateral, all its debt is written off in the same call.
+    /// @return badDebt Debt of `s.debtAsset` written off, token units (0 if none).
+    function settleLiquidation(Settlement calldata s, bytes calldata data) external returns (uint256 badDebt);
     /// @notice Writes off every debt of an account that holds no collateral through the vaults'
     ///         bad-debt path (insurance fund first, then lenders).
     /// @return assetsWrittenOff Number of debt assets written off.

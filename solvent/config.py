@@ -44,6 +44,9 @@ class AssetSpec:
     reserve_factor: int
     rate_model: RateModel
     max_age: int
+    min_discount: int  # liquidation discount floor on this collateral, WAD
+    max_discount: int  # liquidation discount cap on this collateral, WAD
+    min_debt_value: int  # dust floor of a debt in this asset, USD WAD
     price: int | None = None  # mock feed initial price, WAD
     token: str | None = None  # existing token (testnets)
     feed: str | None = None  # existing Chainlink feed (testnets)
@@ -60,8 +63,8 @@ class SolventConfig:
     network: str
     mocks: bool
     feed_decimals: int
-    penalty: int
-    insurance_share: int
+    insurance_share: int  # share of the liquidation discount paid to the insurance fund, WAD
+    target_health: int  # health a partial liquidation restores, WAD
     assets: tuple[AssetSpec, ...]
 
     def asset(self, symbol: str) -> AssetSpec:
@@ -107,6 +110,9 @@ def _asset(raw: dict[str, Any], mocks: bool, index: int) -> AssetSpec:
             kink=to_wad(_require(rm, "kink", where)),
         ),
         max_age=int(_require(raw, "max_age", where)),
+        min_discount=to_wad(_require(raw, "min_discount", where)),
+        max_discount=to_wad(_require(raw, "max_discount", where)),
+        min_debt_value=to_wad(_require(raw, "min_debt_value", where)),
         price=price,
         token=token,
         feed=feed,
@@ -132,7 +138,7 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> SolventConfig:
         network=str(data.get("network", "local")),
         mocks=mocks,
         feed_decimals=int(data.get("feed_decimals", 8)),
-        penalty=to_wad(_require(liquidation, "penalty", "liquidation")),
         insurance_share=to_wad(_require(liquidation, "insurance_share", "liquidation")),
+        target_health=to_wad(_require(liquidation, "target_health", "liquidation")),
         assets=assets,
     )

@@ -151,13 +151,16 @@ def deploy_system(config: SolventConfig, deployer: Any, log: Log = _quiet) -> De
             spec.debt_cap(decimals),
             sender=deployer,
         )
+        margin_account.setLiquidationParams(
+            token, spec.min_discount, spec.max_discount, spec.min_debt_value, sender=deployer
+        )
         deployment.assets[spec.symbol] = DeployedAsset(
             spec=spec, token=token, vault=vault, feed=feeds[spec.symbol], decimals=decimals
         )
         log(f"{spec.symbol}: vault {vault.address} listed")
 
     liquidator = project.Liquidator.deploy(
-        margin_account, deployer, config.penalty, config.insurance_share, sender=deployer
+        margin_account, deployer, config.insurance_share, config.target_health, sender=deployer
     )
     margin_account.setLiquidator(liquidator, sender=deployer)
     deployment.liquidator = liquidator

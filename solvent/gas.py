@@ -12,10 +12,16 @@ prices USDC $1, WBTC $60,000, WETH $3,000; every figure is one transaction's `ga
     repay                  trader repays 1,000 USDC (partial)
     repay_all              trader2 repays its whole 1,000 USDC debt (balance cleared)
     lp_withdraw            second lender withdraws 50,000 USDC
-    liquidate              ETH falls to $2,500; keeper repays 2,000 USDC, seizes WETH (partial)
+    liquidate_partial_1x1  ETH falls to $2,600; the keeper (already holding USDC and WETH) liquidates
+                           the 10 WETH / 24,000 USDC account as far as the target health allows
+    liquidate_batch20_per_account
+                           one liquidateBatch of 20 sub-accounts (1 WETH / 2,400 USDC each), gas / 20
+    liquidate_flash_1x1    a flash liquidation (FlashKeeper, callback that pays from inventory)
+    liquidate_8_assets     an account holding 7 collateral assets and a USDC debt, WETH seized
     liquidate_bad_debt     ETH falls to $1,000; keeper takes trader3's last WETH, debt written off
 
-Blocks are one second apart (anvil_setBlockTimestampInterval), so gas is deterministic and so the test requires every figure to be at most its snapshot.
+Five extra mock assets (X1..X5, copies of WETH's parameters) are listed so that an account can
+hold 8 assets. Blocks are one second apart (anvil_setBlockTimestampInterval), so gas is deterministic and so the test requires every figure to be at most its snapshot.
 """
 
 from __future__ import annotations
@@ -27,12 +33,17 @@ from typing import Any
 
 from ape import chain
 
+from dataclasses import replace
+
+from ape import project
+
 from solvent.config import SolventConfig
 from solvent.deploy import deploy_system
 from solvent.units import to_units
 
 SNAPSHOT_PATH = Path("gas-snapshot.json")
 MAX_UINT = 2**256 - 1
+ZERO_ADDRESS = "0x" + "00" * 20
 HOUR = 3600
 
 Progress = Callable[[str], None]
@@ -47,11 +58,14 @@ def run_gas_scenario(
 ) -> dict[str, int]:
     """Run the documented scenario on the connected (fresh) chain; return operation -> gas used."""
     deployer, lender, lender2, trader, trader2, keeper, trader3 = (accounts[i] for i in range(7))
+    # accounts[7]: owner of the batch and flash sub-accounts; accounts[8]: the 8-asset account.
     gas: dict[str, int] = {}
     # Every block exactly one second after the previous one: interest accrual (and so gas) must not
     # depend on how fast this machine sends transactions.
     chain.provider.make_request("anvil_setBlockTimestampInterval", [1])
-    system = deploy_system(config, deployer)
+    weth_spec = config.asset("WETH")
+    extra = tuple(replace(weth_spec, symbol=f"X{i}", name=f"Extra {i} (mock)") for i in range(1, 6))
+    system = deploy_system(replace(config, assets=config.assets + extra), deployer)
     ma, liq = system.margin_account, system.liquidator
     usdc, weth = system.asset("USDC"), system.asset("WETH")
     gas["deploy_MarginAccount"] = ma.creation_metadata.receipt.gas_used
@@ -105,14 +119,50 @@ def run_gas_scenario(
     ).gas_used
     progress("account operations")
 
-    fund(usdc, keeper, "100000", ma)
-    _set_price(system.asset("WETH"), "2500", deployer)
+    # Liquidation set-up, all before the crash.
+    fund(usdc, keeper, "200000", ma)
+    fund(weth, keeper, "1", ma)  # the keeper already holds both tokens
+    batch_owner = accounts[7]
+    fund(weth, batch_owner, "22", ma)
+    targets = []
+    for sub in range(1, 21):
+        ma.deposit(batch_owner, sub, weth.token, units(weth, "1"), sender=batch_owner)
+        ma.borrow(batch_owner, sub, usdc.token, units(usdc, "2400"), batch_owner, sender=batch_owner)
+        targets.append((batch_owner.address, sub))
+    ma.deposit(batch_owner, 100, weth.token, units(weth, "1"), sender=batch_owner)
+    ma.borrow(batch_owner, 100, usdc.token, units(usdc, "2400"), batch_owner, sender=batch_owner)
+    flash = project.FlashKeeper.deploy(liq, ZERO_ADDRESS, sender=deployer)
+    usdc.token.mint(flash, units(usdc, "10000"), sender=deployer)
+    weth.token.mint(flash, units(weth, "1"), sender=deployer)
+    flash.approve(usdc.token, ma, MAX_UINT, sender=deployer)
+    multi = accounts[8]
+    fund(weth, multi, "4", ma)
+    ma.deposit(multi, 0, weth.token, units(weth, "4"), sender=multi)
+    for symbol in ("WBTC", "X1", "X2", "X3", "X4", "X5"):
+        other = system.asset(symbol)
+        ma.deposit(multi, 0, other.token, fund(other, multi, "0.01", ma), sender=multi)
+    ma.borrow(multi, 0, usdc.token, units(usdc, "10500"), multi, sender=multi)
+    if len(ma.accountAssets(multi, 0)) != 8:
+        raise RuntimeError("gas scenario drifted: the multi-asset account should hold 8 assets")
+
+    _set_price(system.asset("WETH"), "2600", deployer)
     if not ma.isLiquidatable(trader, 0):
-        raise RuntimeError("gas scenario drifted: trader should be liquidatable at ETH $2,500")
-    tx = liq.liquidate(trader, 0, usdc.token, weth.token, units(usdc, "2000"), 0, sender=keeper)
-    gas["liquidate"] = tx.gas_used
+        raise RuntimeError("gas scenario drifted: trader should be liquidatable at ETH $2,600")
+    tx = liq.liquidate(trader, 0, usdc.token, weth.token, MAX_UINT, 0, b"", sender=keeper)
+    gas["liquidate_partial_1x1"] = tx.gas_used
+    if ma.balanceOf(trader, 0, usdc.token) >= 0:
+        raise RuntimeError("gas scenario drifted: the 1x1 liquidation should be partial")
+    tx = liq.liquidateBatch(targets, usdc.token, weth.token, 0, sender=keeper)
+    if tx.return_value[2] != len(targets):
+        raise RuntimeError("gas scenario drifted: every batch account should be liquidated")
+    gas["liquidate_batch20_per_account"] = tx.gas_used // len(targets)
+    tx = flash.flashLiquidate(batch_owner, 100, usdc.token, weth.token, MAX_UINT, 0, 0, sender=keeper)
+    gas["liquidate_flash_1x1"] = tx.gas_used
+    tx = liq.liquidate(multi, 0, usdc.token, weth.token, MAX_UINT, 0, b"", sender=keeper)
+    gas["liquidate_8_assets"] = tx.gas_used
+
     _set_price(system.asset("WETH"), "1000", deployer)
-    tx = liq.liquidate(trader3, 0, usdc.token, weth.token, MAX_UINT, 0, sender=keeper)
+    tx = liq.liquidate(trader3, 0, usdc.token, weth.token, MAX_UINT, 0, b"", sender=keeper)
     if ma.accountAssets(trader3, 0):
         raise RuntimeError("gas scenario drifted: trader3 should end with nothing")
     gas["liquidate_bad_debt"] = tx.gas_used
