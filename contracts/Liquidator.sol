@@ -111,32 +111,50 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ILiquidator
-    function liquidateBatch(Target[] calldata targets, address debtAsset, address collateralAsset, uint256 minSeizedTotal)
+    function liquidateBatch(IMarginAccount.AccountId[] calldata targets, address debtAsset, address collateralAsset, uint256 minSeizedTotal)
         external
         nonReentrant
         returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated)
     {
         if (debtAsset == collateralAsset) revert SameAsset(debtAsset);
         Params memory params = _params;
+        IMarginAccount.Settlement[] memory batch = new IMarginAccount.Settlement[](targets.length);
+        IMarginAccount.LiquidationSnapshot[] memory snaps =
+            marginAccount.liquidationSnapshots(targets, debtAsset, collateralAsset);
         for (uint256 i; i < targets.length; ++i) {
-            Target calldata t = targets[i];
-            IMarginAccount.LiquidationSnapshot memory s =
-                marginAccount.liquidationSnapshot(t.owner, t.subId, debtAsset, collateralAsset);
+            IMarginAccount.AccountId calldata t = targets[i];
+            IMarginAccount.LiquidationSnapshot memory s = snaps[i];
             Quote memory q = _price(s, type(uint256).max, params);
-            if (q.status != Status.OK) {
-                emit LiquidationSkipped(t.owner, t.subId, q.status);
+            if (q.status != Status.OK || _listedBefore(batch, liquidated, t)) {
+                emit LiquidationSkipped(t.owner, t.subId, q.status == Status.OK ? Status.DUPLICATE : q.status);
                 continue;
             }
-            marginAccount.settleLiquidation(_settlement(t.owner, t.subId, debtAsset, collateralAsset, q, s), "");
+            batch[liquidated++] = _settlement(t.owner, t.subId, debtAsset, collateralAsset, q, s);
             repaidTotal += q.repay;
             seizedTotal += q.seize;
-            ++liquidated;
         }
         if (seizedTotal < minSeizedTotal) revert SlippageExceeded(seizedTotal, minSeizedTotal);
+        assembly ("memory-safe") {
+            mstore(batch, liquidated) // drop the unused tail
+        }
+        if (liquidated > 0) marginAccount.settleLiquidationBatch(batch);
+    }
+
+    /// @dev Whether (t.owner, t.subId) is already among the first `n` settlements of the batch
+    ///      (a duplicate would be priced on the state before its first liquidation).
+    function _listedBefore(IMarginAccount.Settlement[] memory batch, uint256 n, IMarginAccount.AccountId calldata t)
+        internal
+        pure
+        returns (bool)
+    {
+        for (uint256 i; i < n; ++i) {
+            if (batch[i].owner == t.owner && batch[i].subId == t.subId) return true;
+        }
+        return false;
     }
 
     /// @inheritdoc ILiquidator
-    function lens(Target[] calldata targets) external view returns (AccountLens[] memory accounts) {
+    function lens(IMarginAccount.AccountId[] calldata targets) external view returns (AccountLens[] memory accounts) {
         Params memory params = _params;
         accounts = new AccountLens[](targets.length);
         for (uint256 i; i < targets.length; ++i) {
@@ -263,7 +281,7 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
 
     /// @dev The lens entry of one account: every (debt, collateral) pair priced by `_price` from a
     ///      snapshot built exactly as `MarginAccount.liquidationSnapshot` builds it.
-    function _lensOf(Target calldata t, Params memory params) internal view returns (AccountLens memory a) {
+    function _lensOf(IMarginAccount.AccountId calldata t, Params memory params) internal view returns (AccountLens memory a) {
         (int256 equity, uint256 mmr, IMarginAccount.Position[] memory positions) =
             marginAccount.accountSnapshot(t.owner, t.subId);
         (a.equity, a.mmr, a.liquidatable) = (equity, mmr, equity < int256(mmr));

@@ -322,18 +322,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         nonReentrant
         returns (uint256 badDebt)
     {
-        uint256 account = _key(s.owner, s.subId);
-        // Effects: debt first (a full repayment clears the scaled debt exactly, a partial one burns
-        // scaled debt rounded down), then collateral.
-        int256 balance = _balances[account][s.debtId];
-        if (balance >= 0) revert NoDebt(s.debtAsset);
-        uint256 debt = uint256(-balance).mulDivUp(s.debtIndex, WAD);
-        _setBalance(
-            account, s.debtId, s.repay >= debt ? int256(0) : balance + int256(s.repay.mulDivDown(WAD, s.debtIndex))
-        );
-        _takeCollateral(account, s.collateralAsset, s.collateralId, s.seize);
+        badDebt = _settle(s);
         totalCollateral[s.collateralAsset] -= s.seize;
-
         // Interactions: collateral out, optional callback, repayment in, then the vault's books.
         IERC20(s.collateralAsset).safeTransfer(s.liquidator, s.seize);
         uint256 owed = s.repay + s.insuranceFee;
@@ -343,12 +333,48 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
                 s.owner, s.subId, s.debtAsset, owed, s.collateralAsset, s.seize, data
             );
         }
-        address vault = _lending[s.debtId].vault;
-        IERC20(s.debtAsset).safeTransferFrom(s.liquidator, vault, owed);
-        IVault(vault).repayWithInsuranceFee(s.repay, s.insuranceFee, s.liquidator);
+        _collectRepayment(s, s.repay, s.insuranceFee);
+    }
 
+    /// @inheritdoc IMarginAccount
+    function settleLiquidationBatch(Settlement[] calldata batch) external onlyLiquidator nonReentrant {
+        if (batch.length == 0) return;
+        (uint256 repay, uint256 fee, uint256 seize) = (0, 0, 0);
+        for (uint256 i; i < batch.length; ++i) {
+            Settlement calldata s = batch[i];
+            _settle(s);
+            repay += s.repay;
+            fee += s.insuranceFee;
+            seize += s.seize;
+        }
+        // One transfer each way and one vault booking for the whole batch.
+        Settlement calldata first = batch[0];
+        totalCollateral[first.collateralAsset] -= seize;
+        IERC20(first.collateralAsset).safeTransfer(first.liquidator, seize);
+        _collectRepayment(first, repay, fee);
+    }
+
+    /// @dev Effects of one liquidation: the debt shrinks by `repay` (a full repayment clears the scaled
+    ///      debt exactly, a partial one burns scaled debt rounded down), the collateral by `seize`; an
+    ///      account left without collateral has all its debt written off. Emits Liquidated.
+    function _settle(Settlement calldata s) internal returns (uint256 badDebt) {
+        uint256 account = _key(s.owner, s.subId);
+        int256 balance = _balances[account][s.debtId];
+        if (balance >= 0) revert NoDebt(s.debtAsset);
+        uint256 debt = uint256(-balance).mulDivUp(s.debtIndex, WAD);
+        _setBalance(
+            account, s.debtId, s.repay >= debt ? int256(0) : balance + int256(s.repay.mulDivDown(WAD, s.debtIndex))
+        );
+        _takeCollateral(account, s.collateralAsset, s.collateralId, s.seize);
         if (!_hasCollateral(account)) badDebt = _writeOff(s.owner, s.subId, account, s.debtId);
         _emitLiquidated(s, badDebt);
+    }
+
+    /// @dev Pulls repay + fee of the debt asset from the liquidator into the vault and books it.
+    function _collectRepayment(Settlement calldata s, uint256 repay_, uint256 fee) internal {
+        address vault = _lending[s.debtId].vault;
+        IERC20(s.debtAsset).safeTransferFrom(s.liquidator, vault, repay_ + fee);
+        IVault(vault).repayWithInsuranceFee(repay_, fee, s.liquidator);
     }
 
     function _emitLiquidated(Settlement calldata s, uint256 badDebt) internal {
@@ -490,29 +516,102 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         view
         returns (LiquidationSnapshot memory snap)
     {
-        uint256 account = _key(owner, subId);
-        uint256 mask = _assetMask[account];
+        PriceCache memory cache; // empty: a single account reads each price once anyway
+        _liquidationSnapshot(snap, _key(owner, subId), debtAsset, collateralAsset, oracle, cache);
+    }
+
+    /// @inheritdoc IMarginAccount
+    function liquidationSnapshots(AccountId[] calldata accounts, address debtAsset, address collateralAsset)
+        external
+        view
+        returns (LiquidationSnapshot[] memory snaps)
+    {
+        uint256 n = _assetCount;
+        PriceCache memory cache = PriceCache(new uint256[](n), new uint256[](n));
         IPriceOracle oracle_ = oracle;
+        snaps = new LiquidationSnapshot[](accounts.length);
+        for (uint256 i; i < accounts.length; ++i) {
+            _liquidationSnapshot(
+                snaps[i], _key(accounts[i].owner, accounts[i].subId), debtAsset, collateralAsset, oracle_, cache
+            );
+        }
+    }
+
+    /// @dev Fills `snap` for one account in one pass. Values and requirements are rounded exactly as
+    ///      `_position` / `_signedValue` / `_requirement` round them (the lens relies on it).
+    function _liquidationSnapshot(
+        LiquidationSnapshot memory snap,
+        uint256 account,
+        address debtAsset,
+        address collateralAsset,
+        IPriceOracle oracle_,
+        PriceCache memory cache
+    ) internal view {
+        uint256 mask = _assetMask[account];
         for (uint256 id; mask != 0; ++id) {
             if (mask & 1 == 1) {
-                Position memory p = _position(oracle_, account, id);
-                snap.equity += _signedValue(p);
-                snap.mmr += _requirement(p, p.mmf);
-                if (p.isDebt) {
-                    if (p.asset == debtAsset) {
-                        (snap.debt, snap.debtPrice, snap.debtScale, snap.debtMmf) = (p.tokens, p.price, p.scale, p.mmf);
-                        (snap.minDebtValue, snap.debtIndex, snap.debtId) = (p.minDebtValue, p.index, id);
+                Market memory m = _markets[id];
+                int256 balance = _balances[account][id];
+                uint256 price = _price(oracle_, m.asset, id, cache);
+                uint256 scale = 10 ** m.decimals;
+                uint256 mmf = uint256(m.mmfBps) * BPS;
+                if (balance > 0) {
+                    uint256 value = uint256(balance).mulDivDown(price, scale);
+                    snap.equity += int256(value);
+                    snap.mmr += value.mulDivUp(mmf, WAD);
+                    ++snap.collateralAssets;
+                    if (m.asset == collateralAsset) {
+                        (snap.collateral, snap.collateralPrice, snap.collateralScale) = (uint256(balance), price, scale);
+                        (snap.collateralMmf, snap.collateralId) = (mmf, id);
+                        (snap.minDiscount, snap.maxDiscount) =
+                            (uint256(m.minDiscountBps) * BPS, uint256(m.maxDiscountBps) * BPS);
                     }
                 } else {
-                    ++snap.collateralAssets;
-                    if (p.asset == collateralAsset) {
-                        (snap.collateral, snap.collateralPrice, snap.collateralScale) = (p.tokens, p.price, p.scale);
-                        (snap.collateralMmf, snap.minDiscount, snap.maxDiscount, snap.collateralId) =
-                            (p.mmf, p.minDiscount, p.maxDiscount, id);
+                    Lending memory l = _lending[id];
+                    uint256 index = _borrowIndex(l.vault, id, cache);
+                    uint256 tokens = uint256(-balance).mulDivUp(index, WAD);
+                    uint256 value = tokens.mulDivUp(price, scale);
+                    snap.equity -= int256(value);
+                    snap.mmr += value.mulDivUp(mmf, WAD);
+                    if (m.asset == debtAsset) {
+                        (snap.debt, snap.debtPrice, snap.debtScale, snap.debtMmf) = (tokens, price, scale, mmf);
+                        (snap.minDebtValue, snap.debtIndex, snap.debtId) = (l.minDebtValue, index, id);
                     }
                 }
             }
             mask >>= 1;
+        }
+    }
+
+    /// @dev Prices and borrow indexes already read in this call, by asset id (0 = not read yet).
+    ///      Empty arrays disable the cache.
+    struct PriceCache {
+        uint256[] prices;
+        uint256[] indexes;
+    }
+
+    function _price(IPriceOracle oracle_, address asset, uint256 id, PriceCache memory cache)
+        internal
+        view
+        returns (uint256 price)
+    {
+        if (cache.prices.length == 0) {
+            (price,) = oracle_.price(asset);
+            return price;
+        }
+        price = cache.prices[id];
+        if (price == 0) {
+            (price,) = oracle_.price(asset);
+            cache.prices[id] = price;
+        }
+    }
+
+    function _borrowIndex(address vault, uint256 id, PriceCache memory cache) internal view returns (uint256 index) {
+        if (cache.indexes.length == 0) return IVault(vault).borrowIndex();
+        index = cache.indexes[id];
+        if (index == 0) {
+            index = IVault(vault).borrowIndex();
+            cache.indexes[id] = index;
         }
     }
 
@@ -540,16 +639,28 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
 
     // ================================================================== internal: health
 
-    /// @dev Equity, IMR and MMR of an account, in USD WAD. Reads each asset's price once.
+    /// @dev Equity, IMR and MMR of an account, in USD WAD. Reads each asset's price once; rounds as
+    ///      `_position` / `_signedValue` / `_requirement`.
     function _health(uint256 account) internal view returns (int256 equity, uint256 imr, uint256 mmr) {
         uint256 mask = _assetMask[account];
         IPriceOracle oracle_ = oracle; // one storage read per health check
         for (uint256 id; mask != 0; ++id) {
             if (mask & 1 == 1) {
-                Position memory p = _position(oracle_, account, id);
-                equity += _signedValue(p);
-                imr += _requirement(p, p.imf);
-                mmr += _requirement(p, p.mmf);
+                Market memory m = _markets[id];
+                int256 balance = _balances[account][id];
+                (uint256 price,) = oracle_.price(m.asset);
+                uint256 scale = 10 ** m.decimals;
+                uint256 value;
+                if (balance > 0) {
+                    value = uint256(balance).mulDivDown(price, scale);
+                    equity += int256(value);
+                } else {
+                    uint256 index = IVault(_lending[id].vault).borrowIndex();
+                    value = uint256(-balance).mulDivUp(index, WAD).mulDivUp(price, scale);
+                    equity -= int256(value);
+                }
+                imr += value.mulDivUp(uint256(m.imfBps) * BPS, WAD);
+                mmr += value.mulDivUp(uint256(m.mmfBps) * BPS, WAD);
             }
             mask >>= 1;
         }

@@ -20,19 +20,15 @@ import {IMarginAccount} from "./IMarginAccount.sol";
 /// @dev Pricing lives here, settlement in the MarginAccount (`settleLiquidation`), so the engine can
 ///      be replaced through `MarginAccount.setLiquidator` without touching balances.
 interface ILiquidator {
-    /// @notice Why a liquidation of a (debt, collateral) pair cannot go ahead (OK = it can).
+    /// @notice Why a liquidation of a (debt, collateral) pair cannot go ahead (OK = it can;
+    ///         DUPLICATE = the account is already liquidated earlier in the same batch).
     enum Status {
         OK,
         HEALTHY,
         NO_DEBT,
         NO_COLLATERAL,
-        DUST
-    }
-
-    /// @notice One account of a batch or a lens query.
-    struct Target {
-        address owner;
-        uint96 subId;
+        DUST,
+        DUPLICATE
     }
 
     /// @notice The largest liquidation of one (debt, collateral) pair, as `liquidate` would do it
@@ -131,19 +127,21 @@ interface ILiquidator {
     ) external returns (uint256 repay, uint256 seize);
 
     /// @notice Liquidates as much as allowed of each target in (debtAsset, collateralAsset). Targets
-    ///         that are healthy, hold no such debt or collateral, or would be left with dust are
-    ///         skipped (LiquidationSkipped), not reverted. An oracle failure still reverts.
+    ///         that are healthy, hold no such debt or collateral, would be left with dust, or appear
+    ///         a second time are skipped (LiquidationSkipped), not reverted. An oracle failure still
+    ///         reverts. All targets are priced on the state before the batch, then settled together
+    ///         with one collateral transfer, one repayment transfer and one vault booking.
     /// @param minSeizedTotal Revert unless at least this much collateral is received in total.
     /// @return repaidTotal Debt repaid over all targets, debt-token units.
     /// @return seizedTotal Collateral received over all targets, collateral-token units.
     /// @return liquidated Number of targets liquidated.
-    function liquidateBatch(Target[] calldata targets, address debtAsset, address collateralAsset, uint256 minSeizedTotal)
+    function liquidateBatch(IMarginAccount.AccountId[] calldata targets, address debtAsset, address collateralAsset, uint256 minSeizedTotal)
         external
         returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated);
 
     /// @notice For each target: liquidatable, equity, MMR, health and, per (debt, collateral) pair,
     ///         the largest liquidation `liquidate` would do now, computed by the same code.
-    function lens(Target[] calldata targets) external view returns (AccountLens[] memory accounts);
+    function lens(IMarginAccount.AccountId[] calldata targets) external view returns (AccountLens[] memory accounts);
 
     /// @notice Writes off the debt of an account that has no collateral left (anyone may call).
     /// @return assetsWrittenOff Number of debt assets written off.

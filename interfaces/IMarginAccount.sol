@@ -108,6 +108,12 @@ interface IMarginAccount {
         uint256 index;
     }
 
+    /// @notice An account: (owner, sub-account id).
+    struct AccountId {
+        address owner;
+        uint96 subId;
+    }
+
     /// @notice A liquidation priced by the Liquidator, for the MarginAccount to settle.
     /// @param owner Account owner.
     /// @param subId Sub-account.
@@ -271,6 +277,12 @@ interface IMarginAccount {
         external
         view
         returns (LiquidationSnapshot memory snapshot);
+    /// @notice `liquidationSnapshot` of several accounts for the same pair, reading each price and
+    ///         borrow index once.
+    function liquidationSnapshots(AccountId[] calldata accounts, address debtAsset, address collateralAsset)
+        external
+        view
+        returns (LiquidationSnapshot[] memory snapshots);
     /// @notice Equity, MMR and every position of an account, priced as `liquidationSnapshot` prices them.
     function accountSnapshot(address owner, uint96 subId)
         external
@@ -306,6 +318,10 @@ interface IMarginAccount {
     ///         is left without collateral, all its debt is written off in the same call.
     /// @return badDebt Debt of `s.debtAsset` written off, token units (0 if none).
     function settleLiquidation(Settlement calldata s, bytes calldata data) external returns (uint256 badDebt);
+    /// @notice Settles several liquidations of one (debt asset, collateral asset) pair for one
+    ///         liquidator, as `settleLiquidation` without callback, with one collateral transfer, one
+    ///         repayment transfer and one vault booking for the whole batch.
+    function settleLiquidationBatch(Settlement[] calldata batch) external;
     /// @notice Writes off every debt of an account that holds no collateral through the vaults'
     ///         bad-debt path (insurance fund first, then lenders).
     /// @return assetsWrittenOff Number of debt assets written off.

