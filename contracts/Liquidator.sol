@@ -234,7 +234,8 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Debt-token repay that brings equity to targetHealth * MMR (rounded up so it is reached).
+    /// @dev Debt-token repay that brings equity to targetHealth * MMR (rounded up so it is reached,
+    ///      plus the settlement's rounding slack).
     ///      Returns type(uint256).max when no partial liquidation can (denominator <= 0).
     function _targetCap(IMarginAccount.LiquidationSnapshot memory s, uint256 d, uint256 target)
         internal
@@ -246,6 +247,11 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
         uint256 tCollMmf = target.mulDivUp(s.collateralMmf, WAD);
         uint256 loss = tCollMmf >= WAD ? 0 : (WAD - tCollMmf).mulDivUp(WAD, WAD - d);
         if (gain <= loss) return type(uint256).max;
+        // The settlement burns scaled debt rounded down and reads the rest back rounded up, so the
+        // account may owe up to ceil(index) + 1 base units more than debt - repay; each such unit
+        // costs (1 + T * mmf_debt) of its value in shortfall, which the cap must also repay.
+        uint256 slackUnits = s.debtIndex.mulDivUp(1, WAD) + 1;
+        shortfall += (slackUnits * s.debtPrice).mulDivUp(gain, s.debtScale * WAD);
         return shortfall.mulDivUp(WAD, gain - loss).mulDivUp(s.debtScale, s.debtPrice);
     }
 

@@ -168,12 +168,12 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
                 || minDebtValue > type(uint96).max
         ) revert InvalidLiquidationParams(minDiscount, maxDiscount, minDebtValue);
         Market storage m = _markets[id];
+        uint256 bound = _discountBound(m.mmfBps, _minMmfBps());
+        if (maxDiscount >= bound) revert DiscountAboveBound(asset, maxDiscount, bound);
         m.minDiscountBps = uint16(minDiscount / BPS);
         m.maxDiscountBps = uint16(maxDiscount / BPS);
         _lending[id].minDebtValue = uint96(minDebtValue);
         emit LiquidationParamsSet(asset, minDiscount, maxDiscount, minDebtValue);
-        uint256 bound = _discountBound(m.mmfBps, _minMmfBps());
-        if (maxDiscount >= bound) revert DiscountAboveBound(asset, maxDiscount, bound);
     }
 
     /// @notice Sets the caps of a listed asset (token units, below 2**128). Lowering a cap never
@@ -322,9 +322,10 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         nonReentrant
         returns (uint256 badDebt)
     {
-        badDebt = _settle(s);
+        uint256 account = _applyLiquidation(s);
         totalCollateral[s.collateralAsset] -= s.seize;
-        // Interactions: collateral out, optional callback, repayment in, then the vault's books.
+        // Interactions: collateral out, optional callback, repayment and fee in (booked by the vault),
+        // then any bad debt, so the fee just paid is already in the insurance fund that covers it.
         IERC20(s.collateralAsset).safeTransfer(s.liquidator, s.seize);
         uint256 owed = s.repay + s.insuranceFee;
         if (data.length > 0) {
@@ -334,31 +335,36 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
             );
         }
         _collectRepayment(s, s.repay, s.insuranceFee);
+        badDebt = _closeLiquidation(s, account);
     }
 
     /// @inheritdoc IMarginAccount
     function settleLiquidationBatch(Settlement[] calldata batch) external onlyLiquidator nonReentrant {
         if (batch.length == 0) return;
         (uint256 repay, uint256 fee, uint256 seize) = (0, 0, 0);
+        uint256[] memory accounts = new uint256[](batch.length);
         for (uint256 i; i < batch.length; ++i) {
             Settlement calldata s = batch[i];
-            _settle(s);
+            accounts[i] = _applyLiquidation(s);
             repay += s.repay;
             fee += s.insuranceFee;
             seize += s.seize;
         }
-        // One transfer each way and one vault booking for the whole batch.
+        // One transfer each way and one vault booking for the whole batch, then bad debts.
         Settlement calldata first = batch[0];
         totalCollateral[first.collateralAsset] -= seize;
         IERC20(first.collateralAsset).safeTransfer(first.liquidator, seize);
         _collectRepayment(first, repay, fee);
+        for (uint256 i; i < batch.length; ++i) {
+            _closeLiquidation(batch[i], accounts[i]);
+        }
     }
 
-    /// @dev Effects of one liquidation: the debt shrinks by `repay` (a full repayment clears the scaled
-    ///      debt exactly, a partial one burns scaled debt rounded down), the collateral by `seize`; an
-    ///      account left without collateral has all its debt written off. Emits Liquidated.
-    function _settle(Settlement calldata s) internal returns (uint256 badDebt) {
-        uint256 account = _key(s.owner, s.subId);
+    /// @dev Balance effects of one liquidation: the debt shrinks by `repay` (a full repayment clears
+    ///      the scaled debt exactly, a partial one burns scaled debt rounded down), the collateral by
+    ///      `seize`. Returns the account key.
+    function _applyLiquidation(Settlement calldata s) internal returns (uint256 account) {
+        account = _key(s.owner, s.subId);
         int256 balance = _balances[account][s.debtId];
         if (balance >= 0) revert NoDebt(s.debtAsset);
         uint256 debt = uint256(-balance).mulDivUp(s.debtIndex, WAD);
@@ -366,6 +372,11 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
             account, s.debtId, s.repay >= debt ? int256(0) : balance + int256(s.repay.mulDivDown(WAD, s.debtIndex))
         );
         _takeCollateral(account, s.collateralAsset, s.collateralId, s.seize);
+    }
+
+    /// @dev After the repayment is booked: writes off all debt of an account left without collateral
+    ///      and emits Liquidated. Returns the debt of `s.debtAsset` written off.
+    function _closeLiquidation(Settlement calldata s, uint256 account) internal returns (uint256 badDebt) {
         if (!_hasCollateral(account)) badDebt = _writeOff(s.owner, s.subId, account, s.debtId);
         _emitLiquidated(s, badDebt);
     }

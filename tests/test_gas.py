@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from solvent.gas import compare, load_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,15 +21,37 @@ OPERATIONS = {
     "repay",
     "lp_deposit",
     "lp_withdraw",
-    "liquidate",
+    "liquidate_partial_1x1",
+    "liquidate_batch20_per_account",
+    "liquidate_flash_1x1",
+    "liquidate_8_assets",
     "liquidate_bad_debt",
 }
+# Issue 3's gas targets (see docs/liquidation.md#gas).
+BATCH_PER_ACCOUNT_TARGET = 60_000
+PARTIAL_1X1_TARGET = 120_000
 
 
 def test_gas_snapshot__covers_every_documented_operation():
     snapshot = load_snapshot(ROOT / "gas-snapshot.json")
     assert snapshot.keys() >= OPERATIONS
     assert all(used > 21_000 for used in snapshot.values())
+
+
+def test_gas_snapshot__batch_liquidation__within_issue_target():
+    assert load_snapshot(ROOT / "gas-snapshot.json")["liquidate_batch20_per_account"] <= (
+        BATCH_PER_ACCOUNT_TARGET
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="about 135k of a 1x1 liquidation is base cost, cold storage, writes, events and cold "
+    "contract touches across oracle, two feeds, vault and tokens (docs/liquidation.md#gas); "
+    "strict: this starts failing the day the target is met, so the marker must go",
+)
+def test_gas_snapshot__partial_liquidation__within_issue_target():
+    assert load_snapshot(ROOT / "gas-snapshot.json")["liquidate_partial_1x1"] <= PARTIAL_1X1_TARGET
 
 
 def test_gas_scenario__fresh_chain__no_operation_above_snapshot():

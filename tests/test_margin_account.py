@@ -844,7 +844,9 @@ def test_constructor__zero_address__reverts_zero_address(
         "raw_balance",
         "balance_of",
         "set_margin_factors",
+        "set_liquidation_params",
         "set_caps",
+        "discount_bound",
     ],
 )
 def test_call__unlisted_asset__reverts_asset_not_listed(
@@ -863,7 +865,11 @@ def test_call__unlisted_asset__reverts_asset_not_listed(
         "set_margin_factors": lambda: ma.setMarginFactors(
             unlisted, 10**17, 5 * 10**16, sender=deployer
         ),
+        "set_liquidation_params": lambda: ma.setLiquidationParams(
+            unlisted, 0, 10**16, 0, sender=deployer
+        ),
         "set_caps": lambda: ma.setCaps(unlisted, 1, 1, sender=deployer),
+        "discount_bound": lambda: ma.discountBound(unlisted),
     }[call]
     with unchanged(), reverts(ma.AssetNotListed, asset=unlisted):
         fn()
@@ -1052,6 +1058,8 @@ def test_list_asset__matching_vault__lists_with_next_id(ma, deployer, unlisted):
         10**24,
         10**23,
     )
+    # Liquidation parameters start at zero (set with setLiquidationParams before use).
+    assert (cfg.minDiscount, cfg.maxDiscount, cfg.minDebtValue) == (0, 0, 0)
     assert list(ma.listedAssets()) == [*listed, unlisted.address]
 
 
@@ -1092,6 +1100,9 @@ INVALID_FACTORS = {
     "mmf_above_imf": (10**17, 2 * 10**17),
     "mmf_below_min": (10**17, 5 * 10**15 - 1),
     "imf_above_max": (95 * 10**16 + 1, 5 * 10**16),
+    # Factors are stored in basis points: anything finer is refused, not rounded.
+    "imf_not_whole_bps": (10**17 + 10**13, 5 * 10**16),
+    "mmf_not_whole_bps": (10**17, 5 * 10**16 + 1),
 }
 
 
@@ -1112,19 +1123,150 @@ def test_set_margin_factors__out_of_bounds__reverts_invalid_margin_factors(
 
 
 def test_set_margin_factors__at_bounds__stores_factors_and_health_follows(
-    act, ma, usdc, weth, trader, deployer
+    act, ma, usdc, wbtc, weth, trader, deployer
 ):
+    """mmf at MIN_MARGIN_FACTOR (0.5%) lowers every asset's discount bound (mmf + 0.5%) / 1.005: the
+    configured discount caps must come down first (WETH's own to below 1%)."""
     act.deposit(weth, trader, "10")
     act.borrow(usdc, trader, "1000")
     imf, mmf = ma.MAX_MARGIN_FACTOR(), ma.MIN_MARGIN_FACTOR()
+    usdc_bound = discount_bound(usdc.spec.mmf, mmf)
+    with reverts(ma.DiscountAboveBound, asset=usdc.token, maxDiscount=3 * 10**16, bound=usdc_bound):
+        ma.setMarginFactors(weth.token, imf, mmf, sender=deployer)
+    for a, lo, hi in (
+        (usdc, 5 * 10**15, 2 * 10**16),
+        (wbtc, 10**16, 5 * 10**16),
+        (weth, 5 * 10**15, 99 * 10**14),
+    ):
+        ma.setLiquidationParams(a.token, lo, hi, a.spec.min_debt_value, sender=deployer)
     tx = ma.setMarginFactors(weth.token, imf, mmf, sender=deployer)
     assert logs(tx, ma.MarginFactorsSet) == [ev(asset=weth.token, imf=imf, mmf=mmf)]
     cfg = ma.assetConfig(weth.token)
     assert (cfg.imf, cfg.mmf) == (imf, mmf) == (95 * 10**16, 5 * 10**15)
     assert act.health(trader) == act.mirror_health(trader)
+    assert ma.discountBound(weth.token) == discount_bound(mmf, mmf) == 10**34 // (1005 * 10**15)
 
 
-RISK_ADMIN_CALLS = ["list_asset", "set_margin_factors", "set_caps"]
+# ====================================================================== liquidation parameters
+def discount_bound(mmf: int, min_mmf: int) -> int:
+    """(mmf + minMmf) / (1 + minMmf) in WAD, rounded down."""
+    return (mmf + min_mmf) * WAD // (WAD + min_mmf)
+
+
+def test_liquidation_params__deployed__match_the_config_and_bounds(ma, system):
+    min_mmf = min(a.spec.mmf for a in system.assets.values())
+    assert min_mmf == 2 * 10**16  # USDC
+    for a in system.assets.values():
+        cfg = ma.assetConfig(a.token)
+        assert (cfg.minDiscount, cfg.maxDiscount, cfg.minDebtValue) == (
+            a.spec.min_discount,
+            a.spec.max_discount,
+            a.spec.min_debt_value,
+        )
+        bound = ma.discountBound(a.token)
+        assert bound == discount_bound(a.spec.mmf, min_mmf)
+        assert cfg.maxDiscount < bound
+
+
+def test_set_liquidation_params__valid__stored_and_emitted(ma, weth, deployer, trader):
+    lo, hi, floor = 2 * 10**16, 5 * 10**16, 250 * WAD + 1
+    tx = ma.setLiquidationParams(weth.token, lo, hi, floor, sender=deployer)
+    assert logs(tx, ma.LiquidationParamsSet) == [
+        ev(asset=weth.token, minDiscount=lo, maxDiscount=hi, minDebtValue=floor)
+    ]
+    cfg = ma.assetConfig(weth.token)
+    assert (cfg.minDiscount, cfg.maxDiscount, cfg.minDebtValue) == (lo, hi, floor)
+    # Nothing else of the asset moved.
+    assert (cfg.imf, cfg.mmf, cfg.collateralCap) == (
+        weth.spec.imf,
+        weth.spec.mmf,
+        weth.spec.collateral_cap(18),
+    )
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "floor"),
+    [(0, 0, 0), (7 * 10**16, 7 * 10**16, 0), (0, 784 * 10**14, 2**96 - 1)],
+    ids=["all_zero", "flat_discount", "max_below_bound_and_largest_floor"],
+)
+def test_set_liquidation_params__edges__accepted(ma, weth, deployer, lo, hi, floor):
+    """WETH's bound is (6% + 2%) / 1.02 = 7.843...%: 7.84% (a whole basis point) is below it."""
+    assert ma.discountBound(weth.token) == discount_bound(6 * 10**16, 2 * 10**16) > hi
+    ma.setLiquidationParams(weth.token, lo, hi, floor, sender=deployer)
+    cfg = ma.assetConfig(weth.token)
+    assert (cfg.minDiscount, cfg.maxDiscount, cfg.minDebtValue) == (lo, hi, floor)
+
+
+INVALID_LIQUIDATION_PARAMS = {
+    "min_above_max": (3 * 10**16, 2 * 10**16, 100 * WAD),
+    "min_not_whole_bps": (10**16 + 1, 5 * 10**16, 100 * WAD),
+    "max_not_whole_bps": (10**16, 5 * 10**16 + 10**13, 100 * WAD),
+    "max_at_one": (0, WAD, 100 * WAD),
+    "floor_at_2_pow_96": (10**16, 5 * 10**16, 2**96),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_LIQUIDATION_PARAMS))
+def test_set_liquidation_params__invalid__reverts_invalid_liquidation_params(
+    ma, weth, deployer, case
+):
+    lo, hi, floor = INVALID_LIQUIDATION_PARAMS[case]
+    with reverts(ma.InvalidLiquidationParams, minDiscount=lo, maxDiscount=hi, minDebtValue=floor):
+        ma.setLiquidationParams(weth.token, lo, hi, floor, sender=deployer)
+    cfg = ma.assetConfig(weth.token)
+    assert (cfg.minDiscount, cfg.maxDiscount, cfg.minDebtValue) == (
+        weth.spec.min_discount,
+        weth.spec.max_discount,
+        weth.spec.min_debt_value,
+    )
+
+
+def test_set_liquidation_params__max_discount_at_bound__reverts_discount_above_bound(
+    ma, weth, deployer
+):
+    """The first whole basis point above WETH's bound (7.843...%) is refused with the exact bound."""
+    bound = discount_bound(6 * 10**16, 2 * 10**16)
+    assert bound == 78431372549019607
+    with reverts(ma.DiscountAboveBound, asset=weth.token, maxDiscount=785 * 10**14, bound=bound):
+        ma.setLiquidationParams(weth.token, 10**16, 785 * 10**14, 100 * WAD, sender=deployer)
+    assert ma.assetConfig(weth.token).maxDiscount == weth.spec.max_discount
+
+
+@pytest.mark.parametrize("lowered", ["own_mmf", "another_assets_mmf"])
+def test_set_margin_factors__mmf_lowered_below_discount_bound__reverts_discount_above_bound(
+    ma, usdc, wbtc, weth, deployer, lowered
+):
+    """Own: WETH's mmf 6% -> 3% puts its bound at (3% + 2%) / 1.02 = 4.9% < its 7% cap. Another's:
+    WBTC's mmf 5% -> 0.5% makes 0.5% the lowest mmf, so USDC's bound falls to (2% + 0.5%) / 1.005 =
+    2.49% < USDC's 3% cap: the error names USDC, not the asset being changed."""
+    if lowered == "own_mmf":
+        asset, imf, mmf = weth, weth.spec.imf, 3 * 10**16
+        named, bound = weth, discount_bound(3 * 10**16, 2 * 10**16)
+    else:
+        asset, imf, mmf = wbtc, wbtc.spec.imf, 5 * 10**15
+        named, bound = usdc, discount_bound(2 * 10**16, 5 * 10**15)
+    with reverts(
+        ma.DiscountAboveBound, asset=named.token, maxDiscount=named.spec.max_discount, bound=bound
+    ):
+        ma.setMarginFactors(asset.token, imf, mmf, sender=deployer)
+    cfg = ma.assetConfig(asset.token)
+    assert (cfg.imf, cfg.mmf) == (asset.spec.imf, asset.spec.mmf)
+
+
+def test_list_asset__lowest_mmf__reverts_discount_above_bound_of_a_listed_asset(
+    ma, usdc, deployer, unlisted
+):
+    """A new asset with mmf 0.5% would lower USDC's bound below its 3% discount cap."""
+    vault = new_vault(unlisted, ma, deployer)
+    listed = list(ma.listedAssets())
+    bound = discount_bound(2 * 10**16, 5 * 10**15)
+    with reverts(ma.DiscountAboveBound, asset=usdc.token, maxDiscount=3 * 10**16, bound=bound):
+        ma.listAsset(unlisted, vault, 10**17, 5 * 10**15, 1, 1, sender=deployer)
+    assert not ma.assetConfig(unlisted).listed
+    assert list(ma.listedAssets()) == listed
+
+
+RISK_ADMIN_CALLS = ["list_asset", "set_margin_factors", "set_liquidation_params", "set_caps"]
 DEFAULT_ADMIN_CALLS = ["set_oracle", "set_liquidator"]
 
 
@@ -1139,6 +1281,9 @@ def test_admin_call__by_stranger__reverts_access_control_unauthorized_account(
         "set_margin_factors": lambda: ma.setMarginFactors(
             usdc.token, 10**17, 5 * 10**16, sender=stranger
         ),
+        "set_liquidation_params": lambda: ma.setLiquidationParams(
+            usdc.token, 0, 0, 0, sender=stranger
+        ),
         "set_caps": lambda: ma.setCaps(usdc.token, 1, 1, sender=stranger),
         "set_oracle": lambda: ma.setOracle(stranger, sender=stranger),
         "set_liquidator": lambda: ma.setLiquidator(stranger, sender=stranger),
@@ -1151,6 +1296,11 @@ def test_admin_call__by_stranger__reverts_access_control_unauthorized_account(
         usdc.spec.imf,
         usdc.spec.mmf,
         usdc.spec.collateral_cap(6),
+    )
+    assert (cfg.minDiscount, cfg.maxDiscount, cfg.minDebtValue) == (
+        usdc.spec.min_discount,
+        usdc.spec.max_discount,
+        usdc.spec.min_debt_value,
     )
     assert (ma.oracle(), ma.liquidator()) == (oracle.address, liquidator.address)
     assert not ma.assetConfig(unlisted).listed
@@ -1184,26 +1334,39 @@ def test_set_liquidator__by_admin__emits_liquidator_set_and_old_liquidator_loses
 
 
 # ====================================================================== Liquidator-only entry points
-@pytest.mark.parametrize("call", ["settle_liquidation", "write_off_bad_debt"])
+@pytest.mark.parametrize(
+    "call", ["settle_liquidation", "settle_liquidation_with_callback", "settle_batch", "write_off"]
+)
 def test_liquidator_only__called_by_stranger__reverts_not_liquidator(
     act, ma, system, usdc, stranger, trader, unchanged, call
 ):
+    """A stranger holding a Settlement that would be allowed (the account is deeply insolvent)
+    cannot have the MarginAccount settle it: only the Liquidator prices liquidations."""
     coll = open_account(act, system, trader, usdc)
-    act.set_price(coll, "100")  # deeply insolvent: a real liquidation would be allowed
+    act.set_price(coll, "100")
     act.fund(usdc, stranger, "20000")
+    settlement = (
+        trader,  # owner
+        0,  # subId
+        stranger,  # liquidator
+        usdc.token,  # debtAsset
+        ma.assetConfig(usdc.token).id,  # debtId
+        usdc.vault.borrowIndex(),  # debtIndex
+        1,  # repay
+        0,  # insuranceFee
+        coll.token,  # collateralAsset
+        ma.assetConfig(coll.token).id,  # collateralId
+        ma.rawBalance(trader, 0, coll.token),  # seize: all of it
+        0,  # discount
+        0,  # health
+    )
     fn = {
-        "settle_liquidation": lambda: ma.settleLiquidation(
-            trader,
-            0,
-            usdc.token,
-            1,
-            0,
-            coll.token,
-            ma.rawBalance(trader, 0, coll.token),
-            stranger,
-            sender=stranger,
+        "settle_liquidation": lambda: ma.settleLiquidation(settlement, b"", sender=stranger),
+        "settle_liquidation_with_callback": lambda: ma.settleLiquidation(
+            settlement, b"\x01", sender=stranger
         ),
-        "write_off_bad_debt": lambda: ma.writeOffBadDebt(trader, 0, sender=stranger),
+        "settle_batch": lambda: ma.settleLiquidationBatch([settlement], sender=stranger),
+        "write_off": lambda: ma.writeOffBadDebt(trader, 0, sender=stranger),
     }[call]
     with unchanged(), reverts(ma.NotLiquidator, caller=stranger):
         fn()

@@ -12,6 +12,17 @@ def test_deploy__wires_every_contract(system, ma, liquidator, oracle):
         assert cfg.scale == 10**a.decimals
         assert a.vault.marginAccount() == ma.address
         assert oracle.price(a.token)[0] == a.spec.price
+        assert (cfg.imf, cfg.mmf) == (a.spec.imf, a.spec.mmf)
+        assert (cfg.minDiscount, cfg.maxDiscount, cfg.minDebtValue) == (
+            a.spec.min_discount,
+            a.spec.max_discount,
+            a.spec.min_debt_value,
+        )
+    assert liquidator.marginAccount() == ma.address
+    assert (liquidator.insuranceShare(), liquidator.targetHealth()) == (
+        system.config.insurance_share,
+        system.config.target_health,
+    )
 
 
 def test_long_eth__borrow_usdc__health_matches_mirror(act, usdc, weth, lender, trader):

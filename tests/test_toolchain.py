@@ -282,8 +282,9 @@ def test_launcher_standard_json__output_over_64_kib__arrives_whole(launcher_raw,
 
 
 # --------------------------------------------------------------------------------- (c) interfaces
-def test_interfaces__folder__holds_the_four_protocol_interfaces():
+def test_interfaces__folder__holds_the_protocol_interfaces():
     assert INTERFACES == [
+        "interfaces/ILiquidationCallback.sol",
         "interfaces/ILiquidator.sol",
         "interfaces/IMarginAccount.sol",
         "interfaces/IPriceOracle.sol",

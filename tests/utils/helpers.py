@@ -102,9 +102,14 @@ class Actions:
         )
 
     def positions(self, owner: Any, sub: int = 0) -> list[Position]:
-        """The account's non-zero positions, for the Python risk mirror."""
-        held = [self.position(owner, sub, a) for a in self.system.assets.values()]
-        return [p for p in held if p.raw != 0]
+        """The account's non-zero positions, for the Python risk mirror. Only the prices of held
+        assets are read (as on-chain), so a stale feed of another asset does not get in the way."""
+        ma = self.system.margin_account
+        return [
+            self.position(owner, sub, a)
+            for a in self.system.assets.values()
+            if int(ma.rawBalance(owner, sub, a.token)) != 0
+        ]
 
     def mirror_health(self, owner: Any, sub: int = 0) -> Health:
         return account_health(self.positions(owner, sub))
