@@ -207,17 +207,26 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
         if (cap < s.debt && (s.debt - cap).mulDivUp(s.debtPrice, s.debtScale) < s.minDebtValue) cap = s.debt;
         q.repay = maxRepay.min(cap);
 
+        // Equity floor: a liquidation never turns a solvent account into bad debt. The discount value
+        // it pays, repayValue * d / (1 - d), stays within the equity: d <= E / (repayValue + E).
+        if (s.equity > 0) {
+            uint256 repayValue = q.repay.mulDivUp(s.debtPrice, s.debtScale);
+            uint256 affordable = uint256(s.equity).mulDivDown(WAD, repayValue + uint256(s.equity));
+            if (affordable < q.discount) q.discount = affordable;
+        }
+
         _buyCollateral(s, q);
 
-        // Dust: never leave a debt below the floor, unless the account is left with no collateral
-        // at all (the rest is then written off as bad debt in the same transaction).
+        // Dust: never leave a debt below the floor, unless this liquidation takes all of the seized
+        // collateral asset (else an account whose collaterals are each too small could never be
+        // liquidated): the next liquidation may then repay the dust in full, and an account left
+        // with no collateral has the rest written off in this transaction.
         if (q.repay < s.debt) {
             q.debtLeftValue = (s.debt - q.repay).mulDivUp(s.debtPrice, s.debtScale);
-            bool lastCollateralTaken = q.seize == s.collateral && s.collateralAssets == 1;
-            if (q.debtLeftValue < s.minDebtValue && !lastCollateralTaken) return _status(q, Status.DUST);
+            if (q.debtLeftValue < s.minDebtValue && q.seize != s.collateral) return _status(q, Status.DUST);
         }
         // Insurance: its share of the discount value, d / (1 - d) of the repayment, paid on top.
-        q.fee = q.repay.mulDivUp(d, WAD - d).mulDivUp(params.insuranceShare, WAD);
+        q.fee = q.repay.mulDivUp(q.discount, WAD - q.discount).mulDivUp(params.insuranceShare, WAD);
     }
 
     /// @dev Collateral bought at price * (1 - discount); when the account holds less, all of it for

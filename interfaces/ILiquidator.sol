@@ -15,8 +15,12 @@ import {IMarginAccount} from "./IMarginAccount.sol";
 ///         - Target: one liquidation repays at most what brings equity back to MMR * targetHealth,
 ///           unless the account is insolvent (equity <= 0) or the debt left would be dust (worth less
 ///           than the debt asset's minDebtValue): then the whole debt may be repaid. No liquidation
-///           may leave dust debt (DustRemaining), except that debt left on an account with no
-///           collateral is written off as bad debt in the same transaction.
+///           may leave dust debt (DustRemaining) unless it takes all of the seized collateral asset;
+///           the next liquidation may then repay that dust in full, and debt left on an account with
+///           no collateral is written off as bad debt in the same transaction.
+///         - Equity floor: on a solvent account the discount is lowered, if needed, so that the
+///           discount value paid (repay * d / (1 - d)) stays within the equity: a liquidation never
+///           turns a solvent account into bad debt.
 /// @dev Pricing lives here, settlement in the MarginAccount (`settleLiquidation`), so the engine can
 ///      be replaced through `MarginAccount.setLiquidator` without touching balances.
 interface ILiquidator {
@@ -71,8 +75,7 @@ interface ILiquidator {
     /// @notice The account holds none of the collateral asset.
     error NoCollateral(address collateralAsset);
     /// @notice The liquidation would leave a debt worth `debtLeftValue` (USD WAD), below the debt
-    ///         asset's dust floor, while the account keeps other collateral. Repay it all, or take
-    ///         another collateral asset first.
+    ///         asset's dust floor, without taking all of the seized collateral asset. Repay it all.
     error DustRemaining(uint256 debtLeftValue, uint256 minDebtValue);
     /// @notice Less collateral would be received than the caller's minimum.
     error SlippageExceeded(uint256 seized, uint256 minSeized);

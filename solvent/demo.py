@@ -1,6 +1,9 @@
 """The crash demo behind `make demo`: lenders fund the vaults, traders open leveraged positions, ETH
-falls 40% through the mock feed, one keeper pass liquidates every account below maintenance, and a
-report shows what happened to accounts, vaults and the insurance funds.
+falls 40% through the mock feed, one keeper pass liquidates every account below maintenance (each
+through its most profitable pair, several accounts sharing a pair in one batch), and a report shows
+what happened to accounts, vaults and the insurance funds: the discount each liquidation paid (a
+Dutch auction in the account's health), the insurance fund's cut of it, and the bad debt of the
+insolvent account.
 
 `run_scenario` acts on an existing Deployment and returns a `DemoResult` (no printing);
 `render_report` turns a result into rich tables. Every number is read from the chain; money math
@@ -29,7 +32,14 @@ from solvent.keeper import (
     mint_funder,
     read_positions,
 )
-from solvent.risk import MAX_UINT256, Position, account_health, scaled_debt_for_borrow
+from solvent.risk import (
+    MAX_UINT256,
+    AccountLens,
+    EngineParams,
+    Position,
+    account_health,
+    scaled_debt_for_borrow,
+)
 from solvent.units import from_units, from_wad, to_units
 
 BPS = 10_000
@@ -182,6 +192,8 @@ class DemoResult:
     start_block: int
     crash_block: int
     end_block: int
+    engine: EngineParams  # the Liquidator's insurance share and target health
+    lens_at_crash: dict[AccountRef, AccountLens] = field(default_factory=dict)
 
     def account(self, label: str, sub_id: int = 0) -> AccountRow:
         for row in self.accounts:
@@ -343,6 +355,7 @@ def run_scenario(
         fund=mint_funder(cast.keeper),
         log=lambda line: log(cast.relabel(line)),
     )
+    lens_at_crash = keeper.lens(refs)
     report = keeper.run_pass(start_block=start_block)
 
     vaults_after = vault_states(deployment, cast.deployer)
@@ -391,6 +404,8 @@ def run_scenario(
         start_block=start_block,
         crash_block=crash_block,
         end_block=chain.blocks.height,
+        engine=EngineParams.from_chain(deployment.liquidator),
+        lens_at_crash=lens_at_crash,
     )
 
 
@@ -413,6 +428,12 @@ def tokens(units: int, decimals: int, places: int = 4) -> str:
 
 def health_text(health: int) -> str:
     return "∞" if health == MAX_UINT256 else f"{from_wad(health):.2f}"
+
+
+def percent(wad: int, places: int = 2) -> str:
+    """WAD fraction -> "2.56%" (display only)."""
+    value = (from_wad(wad) * 100).quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
+    return f"{value}%"
 
 
 def _yes(flag: bool) -> str:
@@ -463,23 +484,29 @@ def _keeper_table(result: DemoResult) -> Table:
 
 
 def _liquidations_table(result: DemoResult, labels: dict[str, str]) -> Table:
-    table = Table(title="Liquidations (Liquidated events)")
+    table = Table(
+        title="Liquidations (Liquidated events; health before, discount on the seized asset, "
+        "insurance cut paid on top)"
+    )
     table.add_column("#", justify="right")
     table.add_column("Account")
-    for col in ("Repaid", "Seized", "Insurance fee", "Repaid $", "Seized $", "Gas"):
-        table.add_column(col, justify="right")
+    for col in ("Health", "Discount", "Repaid", "Seized", "Insurance", "Profit", "Bad debt", "Tx"):
+        table.add_column(col, justify="right", no_wrap=True)
     decimals = {row.symbol: row.decimals for row in result.vaults}
     for i, liq in enumerate(result.keeper.liquidations, 1):
         debt_dec, coll_dec = decimals[liq.debt_asset], decimals[liq.collateral_asset]
+        kind = f"batch/{liq.batch_size}" if liq.batch_size > 1 else "single"
         table.add_row(
             str(i),
             f"{labels.get(liq.account.owner, liq.account.owner)}#{liq.account.sub_id}",
+            health_text(liq.health),
+            percent(liq.discount),
             f"{tokens(liq.repaid, debt_dec, 2)} {liq.debt_asset}",
             f"{tokens(liq.seized, coll_dec)} {liq.collateral_asset}",
             f"{tokens(liq.insurance_fee, debt_dec, 2)} {liq.debt_asset}",
-            usd(liq.repaid_value),
-            usd(liq.seized_value),
-            f"{liq.gas_used:,}",
+            usd(liq.profit_value),
+            f"{tokens(liq.bad_debt, debt_dec, 2)} {liq.debt_asset}" if liq.bad_debt else "-",
+            kind,
         )
     return table
 
@@ -532,16 +559,23 @@ def render_report(result: DemoResult, labels: dict[str, str] | None = None) -> G
     labels = labels or {row.ref.owner: row.label for row in result.accounts}
     report = result.keeper
     liquidated = sorted({(labels.get(a.owner, a.owner), a.sub_id) for a in report.liquidatable})
+    liquidation_txs = [tx for tx in report.transactions if tx.kind != "approve"]
+    batches = sum(1 for tx in report.transactions if tx.kind == "liquidateBatch")
     summary = "\n".join(
         (
             f"Accounts scanned (from events): {len(report.scanned)}",
             f"Liquidatable after the crash: {len(report.liquidatable)} "
             f"({', '.join(f'{n}#{s}' for n, s in liquidated) or 'none'})",
-            f"Liquidations: {len(report.liquidations)}; still liquidatable: "
-            f"{len(report.remaining)}; skipped: {len(report.skipped)}",
+            f"Liquidations: {len(report.liquidations)} in {len(liquidation_txs)} transactions "
+            f"({batches} liquidateBatch); still liquidatable: {len(report.remaining)}; "
+            f"skipped: {len(report.skipped)}",
             f"Keeper profit: {usd(report.profit_value)} "
-            "(seized value - repaid value - insurance fees, at oracle prices)",
-            f"Gas used by liquidations: {report.gas_used:,} (not in the profit)",
+            "(seized value - repaid value - insurance cut, at oracle prices)",
+            f"Gas: {report.gas_used:,} for the liquidations, {report.total_gas_used:,} with "
+            "approvals (not in the profit)",
+            f"Engine: discount = min + (max - min) x (1 - health) of the seized asset; insurance "
+            f"cut {percent(result.engine.insurance_share, 0)} of the discount value; partial "
+            f"liquidations stop at health {health_text(result.engine.target_health)}",
         )
     )
     notice = (

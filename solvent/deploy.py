@@ -68,8 +68,8 @@ class Deployment:
                 "Liquidator": self.liquidator.address,
             },
             "liquidation": {
-                "penalty_wad": str(self.config.penalty),
                 "insurance_share_wad": str(self.config.insurance_share),
+                "target_health_wad": str(self.config.target_health),
             },
             "assets": {
                 a.symbol: {
@@ -84,6 +84,9 @@ class Deployment:
                     "reserve_factor_wad": str(a.spec.reserve_factor),
                     "rate_model_wad": list(map(str, a.spec.rate_model.as_tuple())),
                     "max_age_s": a.spec.max_age,
+                    "min_discount_wad": str(a.spec.min_discount),
+                    "max_discount_wad": str(a.spec.max_discount),
+                    "min_debt_value_wad": str(a.spec.min_debt_value),
                     "spec": asdict(a.spec),
                 }
                 for a in self.assets.values()
@@ -190,19 +193,26 @@ def load_deployment(path: Path | str) -> Deployment:
         raise DeploymentFileError(
             f"{path} is for chain {data['chain_id']}, but the connected chain is {chain.chain_id}"
         )
-    specs = []
-    for raw in raw_assets.values():
-        spec = dict(raw["spec"])
-        spec["rate_model"] = RateModel(**spec["rate_model"])
-        specs.append(AssetSpec(**spec))
-    config = SolventConfig(
-        network=str(data["network"]),
-        mocks=bool(data.get("mocks", False)),
-        feed_decimals=int(data.get("feed_decimals", 8)),
-        penalty=int(data["liquidation"]["penalty_wad"]),
-        insurance_share=int(data["liquidation"]["insurance_share_wad"]),
-        assets=tuple(specs),
-    )
+    try:
+        specs = []
+        for raw in raw_assets.values():
+            spec = dict(raw["spec"])
+            spec["rate_model"] = RateModel(**spec["rate_model"])
+            specs.append(AssetSpec(**spec))
+        liquidation = data["liquidation"]
+        config = SolventConfig(
+            network=str(data["network"]),
+            mocks=bool(data.get("mocks", False)),
+            feed_decimals=int(data.get("feed_decimals", 8)),
+            insurance_share=int(liquidation["insurance_share_wad"]),
+            target_health=int(liquidation["target_health_wad"]),
+            assets=tuple(specs),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise DeploymentFileError(
+            f"{path} was written by another version of Solvent (missing or unexpected field "
+            f"{err}); redeploy with `ape run deploy` to write a current deployment file"
+        ) from err
     deployment = Deployment(
         config=config,
         oracle=project.ChainlinkOracle.at(contracts["ChainlinkOracle"]),

@@ -28,14 +28,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ape import chain
-
-from dataclasses import replace
-
-from ape import project
+from ape import chain, project
 
 from solvent.config import SolventConfig
 from solvent.deploy import deploy_system
@@ -127,7 +124,9 @@ def run_gas_scenario(
     targets = []
     for sub in range(1, 21):
         ma.deposit(batch_owner, sub, weth.token, units(weth, "1"), sender=batch_owner)
-        ma.borrow(batch_owner, sub, usdc.token, units(usdc, "2400"), batch_owner, sender=batch_owner)
+        ma.borrow(
+            batch_owner, sub, usdc.token, units(usdc, "2400"), batch_owner, sender=batch_owner
+        )
         targets.append((batch_owner.address, sub))
     ma.deposit(batch_owner, 100, weth.token, units(weth, "1"), sender=batch_owner)
     ma.borrow(batch_owner, 100, usdc.token, units(usdc, "2400"), batch_owner, sender=batch_owner)
@@ -156,7 +155,9 @@ def run_gas_scenario(
     if tx.return_value[2] != len(targets):
         raise RuntimeError("gas scenario drifted: every batch account should be liquidated")
     gas["liquidate_batch20_per_account"] = tx.gas_used // len(targets)
-    tx = flash.flashLiquidate(batch_owner, 100, usdc.token, weth.token, MAX_UINT, 0, 0, sender=keeper)
+    tx = flash.flashLiquidate(
+        batch_owner, 100, usdc.token, weth.token, MAX_UINT, 0, 0, sender=keeper
+    )
     gas["liquidate_flash_1x1"] = tx.gas_used
     tx = liq.liquidate(multi, 0, usdc.token, weth.token, MAX_UINT, 0, b"", sender=keeper)
     gas["liquidate_8_assets"] = tx.gas_used

@@ -1,30 +1,50 @@
-"""A simple keeper pass: find accounts from MarginAccount events and liquidate those the chain says
-are below maintenance margin.
+"""A keeper pass: find accounts from MarginAccount events and liquidate those below maintenance.
 
-The chain decides everything that matters: `MarginAccount.isLiquidatable` says whether an account
-may be liquidated and `Liquidator.quote` prices the liquidation. Python only ranks the positions (by
-USD value at the chain's oracle prices, through the integer risk mirror) to pick which debt to repay
-and which collateral to seize, and sizes the repayment to the whole debt in that asset; the
-Liquidator caps it to what the collateral pays for. The Liquidator has no close factor, so this
-keeper closes the largest debt against the largest collateral, then repeats while the account is
-still liquidatable and holds collateral. When an account runs out of collateral the Liquidator writes
-its remaining debt off (insurance fund first, then lenders) in the same transaction.
+The chain decides everything that matters. `Liquidator.lens` reports, per account, whether it is
+liquidatable and, for every (debt, collateral) pair it holds, the largest liquidation `liquidate`
+would do now (status, repay, seize, insurance fee, discount), computed by the same code. The keeper
+values each OK pair at the oracle prices (seized value - repay - insurance fee, solvent.risk's
+rounding) and picks the most profitable one per account. Accounts whose best pair is the same are
+liquidated together with one `liquidateBatch`; a lone account with `liquidate`. Non-OK pairs
+(DUST: the liquidation would leave a debt below the dust floor while other collateral remains) are
+never sent. Liquidations go round by round: after each round the lens is read again for the
+accounts just liquidated, because emptying one collateral can leave an account still below
+maintenance. An account left with debt and no collateral has its debt written off (the
+Liquidator does this in the same transaction when it takes the last collateral; `writeOffBadDebt`
+otherwise).
 
-Reads are made against the pending block (the block the liquidation lands in), so the quoted
-repayment includes the interest accrued up to that block and the approval covers it exactly.
+Reads are made against the pending block (the block the next transaction lands in), so what the
+lens reports includes the interest accrued up to that block. The keeper approves the MarginAccount
+for what the lens says it will pull plus a small slack (interest of a second or two if a block
+lands later than expected) and revokes what is left at the end of the pass.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ape import chain
-from ape.exceptions import ContractLogicError
+from ape.exceptions import ApeException
+from eth_abi import decode
+from eth_utils import keccak
+from web3.exceptions import ContractCustomError as Web3ContractCustomError
+from web3.exceptions import ContractLogicError as Web3ContractLogicError
 
 from solvent.deploy import DeployedAsset, Deployment
-from solvent.risk import WAD, Position, mul_div_down, mul_div_up
+from solvent.risk import (
+    MAX_UINT256,
+    WAD,
+    AccountLens,
+    PairQuote,
+    Position,
+    Status,
+    liquidation_profit,
+    value_down,
+    value_up,
+)
 
 Funder = Callable[[DeployedAsset, int], None]
 """Tops up the keeper with `amount` token units of an asset (the demo mints mock tokens)."""
@@ -32,6 +52,8 @@ Log = Callable[[str], None]
 
 ACCOUNT_EVENTS = ("Deposited", "Borrowed", "Transferred")
 PENDING = "pending"
+LENS_CHUNK = 50  # accounts per lens call
+SLACK_BPS = 10  # approval headroom over what the lens says will be pulled (0.1%)
 
 
 class KeeperError(RuntimeError):
@@ -53,7 +75,8 @@ class AccountRef:
 class Liquidation:
     """One settled liquidation, as the Liquidated event reports it.
 
-    Token amounts in token units; values in USD WAD at the oracle prices of that block.
+    Token amounts in token units; discount and health WAD; values in USD WAD at the oracle prices
+    the keeper read for the block it sent the transaction to.
     """
 
     account: AccountRef
@@ -62,11 +85,15 @@ class Liquidation:
     collateral_asset: str
     seized: int
     insurance_fee: int
+    discount: int
+    health: int  # account health before the liquidation (equity / MMR, WAD)
+    bad_debt: int  # debt-asset units written off in the same transaction
     repaid_value: int
     seized_value: int
     fee_value: int
-    gas_used: int
+    gas_used: int  # of the whole transaction (shared by the liquidations of one batch)
     tx_hash: str
+    batch_size: int = 1  # accounts settled by the transaction
 
     @property
     def profit_value(self) -> int:
@@ -94,6 +121,16 @@ class Skip:
     reason: str
 
 
+@dataclass(frozen=True)
+class SentTx:
+    """A transaction the keeper sent: liquidate, liquidateBatch, writeOffBadDebt, approve."""
+
+    kind: str
+    gas_used: int
+    gas_cost_wei: int
+    tx_hash: str
+
+
 @dataclass
 class KeeperReport:
     """What one keeper pass saw and did."""
@@ -105,6 +142,7 @@ class KeeperReport:
     skipped: list[Skip] = field(default_factory=list)
     remaining: list[AccountRef] = field(default_factory=list)
     """Accounts still liquidatable after the pass (should be empty)."""
+    transactions: list[SentTx] = field(default_factory=list)
 
     def liquidations_of(self, account: AccountRef) -> list[Liquidation]:
         return [liq for liq in self.liquidations if liq.account == account]
@@ -119,7 +157,18 @@ class KeeperReport:
 
     @property
     def gas_used(self) -> int:
-        return sum(liq.gas_used for liq in self.liquidations)
+        """Gas of the liquidation and write-off transactions of the pass."""
+        return sum(tx.gas_used for tx in self.transactions if tx.kind != "approve")
+
+    @property
+    def total_gas_used(self) -> int:
+        """Gas of every transaction the keeper sent in the pass (approvals included)."""
+        return sum(tx.gas_used for tx in self.transactions)
+
+    @property
+    def gas_cost_wei(self) -> int:
+        """What every transaction of the pass cost in the chain's native token (wei)."""
+        return sum(tx.gas_cost_wei for tx in self.transactions)
 
 
 def discover_accounts(
@@ -149,6 +198,57 @@ def discover_accounts(
     return sorted(first_seen, key=first_seen.__getitem__)
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """The pair the keeper chose for an account and what it expects from it (USD WAD)."""
+
+    account: AccountRef
+    pair: PairQuote
+    profit: int
+
+
+class CallReverted(RuntimeError):
+    """A view call reverted; `data` is the raw revert data (custom error selector and inputs)."""
+
+    def __init__(self, message: str, data: bytes | None = None) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+def _revert_data(err: Exception) -> bytes | None:
+    """Raw revert data of a failed call or transaction, when the node returned it."""
+    if isinstance(err, CallReverted):
+        return err.data
+    message = str(getattr(err, "revert_message", "") or "").strip()
+    if match := re.fullmatch(r"custom error (0x[0-9a-fA-F]{8}):\s*([0-9a-fA-F]*)", message):
+        return bytes.fromhex(match[1][2:] + match[2])
+    if re.fullmatch(r"0x[0-9a-fA-F]{8,}", message):
+        return bytes.fromhex(message[2:])
+    return None
+
+
+def describe_error(err: Exception, contracts: Iterable[Any] = ()) -> str:
+    """A one-line description of a failed call or transaction: the custom error and its inputs
+    decoded with the ABIs of `contracts` (the protocol's errors bubble up from inner calls, which
+    the node reports as raw data), else ape's message."""
+    inputs = getattr(err, "inputs", None)
+    abi = getattr(err, "abi", None)
+    if abi is not None and isinstance(inputs, dict):
+        return f"{abi.name}({', '.join(f'{k}={v}' for k, v in inputs.items())})"
+    data = _revert_data(err)
+    if data is not None:
+        for contract in contracts:
+            for error in contract.contract_type.errors:
+                if keccak(text=error.selector)[:4] == data[:4]:
+                    values = decode([i.canonical_type for i in error.inputs], data[4:])
+                    args = ", ".join(
+                        f"{i.name}={v}" for i, v in zip(error.inputs, values, strict=True)
+                    )
+                    return f"{error.name}({args})"
+    text = str(getattr(err, "message", "") or err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
 class Keeper:
     """Liquidates accounts below maintenance on one deployment, sending from `sender`."""
 
@@ -161,6 +261,8 @@ class Keeper:
         log: Log | None = None,
         block_id: int | str = PENDING,
         max_rounds: int | None = None,
+        min_profit: int = 0,
+        slack_bps: int = SLACK_BPS,
     ) -> None:
         self.deployment = deployment
         self.ma = deployment.margin_account
@@ -169,135 +271,311 @@ class Keeper:
         self.fund = fund
         self.log: Log = log or (lambda _: None)
         self.block_id = block_id
-        # Each round repays a whole debt or empties a collateral, so this bound is never reached
-        # by a working pass; it only stops a loop if the contracts behave unexpectedly.
+        # Each round brings an account to the target health, repays a whole debt or empties a
+        # collateral, so this bound is never reached by a working pass; it only stops a loop if
+        # the contracts behave unexpectedly.
         self.max_rounds = max_rounds or 2 * len(deployment.assets) + 2
+        self.min_profit = min_profit  # USD WAD; pairs expected to earn less are not liquidated
+        self.slack_bps = slack_bps
+        self._approved: set[str] = set()  # assets approved during the current pass
+        self._report: KeeperReport | None = None  # the pass under way
 
     # ------------------------------------------------------------------ pass
     def run_pass(
         self, accounts: Iterable[AccountRef] | None = None, *, start_block: int = 0
     ) -> KeeperReport:
         """Check every account (discovered from events unless given) and liquidate the
-        liquidatable ones until they are not, or have no collateral left."""
-        report = KeeperReport()
+        liquidatable ones until they are not, or can go no further."""
+        report = self._report = KeeperReport()
         report.scanned = (
             list(accounts) if accounts is not None else discover_accounts(self.ma, start_block)
         )
         self.log(f"keeper: {len(report.scanned)} accounts found")
-        for account in report.scanned:
-            if not self.is_liquidatable(account):
-                continue
-            report.liquidatable.append(account)
-            self.liquidate_account(account, report)
-        report.remaining = [a for a in report.scanned if self.is_liquidatable(a)]
+        lenses = self.lens(report.scanned, report)
+        report.liquidatable = [a for a in report.scanned if a in lenses and lenses[a].liquidatable]
+        self.log(f"keeper: {len(report.liquidatable)} below maintenance")
+        pending = list(report.liquidatable)
+        try:
+            for _ in range(self.max_rounds):
+                if not pending:
+                    break
+                acted = self._round(pending, lenses, report)
+                lenses.update(self.lens(acted, report))
+                pending = [a for a in acted if a in lenses and lenses[a].liquidatable]
+            for account in pending:
+                report.skipped.append(
+                    Skip(account, f"still liquidatable after {self.max_rounds} rounds")
+                )
+        finally:
+            self._revoke_approvals(report)
+        final = self.lens(report.scanned, report)
+        report.remaining = [a for a in report.scanned if a in final and final[a].liquidatable]
+        self.log(
+            f"keeper: {len(report.liquidations)} liquidations, profit "
+            f"{report.profit_value / WAD:,.2f} USD before gas, gas {report.gas_used:,}"
+        )
         return report
 
-    def is_liquidatable(self, account: AccountRef) -> bool:
-        return bool(self.ma.isLiquidatable(account.owner, account.sub_id, block_id=self.block_id))
-
-    def liquidate_account(self, account: AccountRef, report: KeeperReport) -> None:
-        """Liquidate `account` round by round while the chain says it is liquidatable."""
-        for _ in range(self.max_rounds):
-            if not self.is_liquidatable(account):
-                return
-            positions = self.positions(account)
-            debts = {sym: p for sym, p in positions.items() if p.raw < 0}
-            collaterals = {sym: p for sym, p in positions.items() if p.raw > 0}
-            if not debts:
-                report.skipped.append(Skip(account, "liquidatable but owes nothing"))
-                return
-            if not collaterals:
-                try:
-                    self._write_off(account, report)
-                except ContractLogicError as err:
-                    report.skipped.append(Skip(account, f"write-off: {err}"))
-                return
-            debt = _largest(debts)
-            collateral = _largest(collaterals)
+    def _round(
+        self,
+        accounts: list[AccountRef],
+        lenses: dict[AccountRef, AccountLens],
+        report: KeeperReport,
+    ) -> list[AccountRef]:
+        """Liquidate each account once through its best pair; returns the accounts acted on."""
+        prices = self.prices()
+        groups: dict[tuple[str, str], list[Candidate]] = {}
+        acted: list[AccountRef] = []
+        for account in accounts:
+            lens = lenses[account]
+            if not lens.pairs:
+                # Below maintenance with no pair: it owes but holds no collateral.
+                if self._write_off(account, report):
+                    acted.append(account)
+                continue
+            best = self.best_pair(account, lens, prices)
+            if isinstance(best, str):
+                report.skipped.append(Skip(account, best))
+                self.log(f"keeper: skipping {account}: {best}")
+                continue
+            groups.setdefault((best.pair.debt_asset, best.pair.collateral_asset), []).append(best)
+        for (debt, collateral), group in groups.items():
             try:
-                self._liquidate_pair(account, debt, collateral, debts[debt].tokens, report)
-            except (ContractLogicError, KeeperError) as err:
-                report.skipped.append(Skip(account, f"{debt}/{collateral}: {err}"))
-                return
-        report.skipped.append(Skip(account, f"still liquidatable after {self.max_rounds} rounds"))
+                if len(group) == 1:
+                    self._liquidate(group[0], prices, report)
+                else:
+                    self._liquidate_batch(debt, collateral, group, prices, report)
+            except (ApeException, KeeperError, CallReverted) as err:
+                reason = f"{debt}/{collateral}: {self._describe(err)}"
+                for c in group:
+                    report.skipped.append(Skip(c.account, reason))
+                self.log(f"keeper: {len(group)} account(s) not liquidated: {reason}")
+                continue
+            skipped = {s.account for s in report.skipped}
+            acted += [c.account for c in group if c.account not in skipped]
+        return acted
 
     # ------------------------------------------------------------------ chain reads
-    def positions(self, account: AccountRef) -> dict[str, Position]:
-        return read_positions(self.deployment, account, block_id=self.block_id)
+    def lens(
+        self, accounts: list[AccountRef], report: KeeperReport | None = None
+    ) -> dict[AccountRef, AccountLens]:
+        """Liquidator.lens of `accounts` (pairs keyed by symbol). An account whose lens reverts
+        (a stale or broken price feed) is left out and reported as skipped."""
+        out: dict[AccountRef, AccountLens] = {}
+        for i in range(0, len(accounts), LENS_CHUNK):
+            chunk = accounts[i : i + LENS_CHUNK]
+            try:
+                out.update(zip(chunk, self._lens_call(chunk), strict=True))
+                continue
+            except CallReverted:
+                pass
+            for account in chunk:  # find the account(s) the lens cannot price
+                try:
+                    out[account] = self._lens_call([account])[0]
+                except CallReverted as err:
+                    reason = (
+                        f"cannot price the account (is a price feed stale?): {self._describe(err)}"
+                    )
+                    if report is not None and all(s.account != account for s in report.skipped):
+                        report.skipped.append(Skip(account, reason))
+                    self.log(f"keeper: {account}: {reason}")
+        return out
 
-    def _asset(self, token: Any) -> DeployedAsset:
-        return asset_by_token(self.deployment, token)
+    def _lens_call(self, accounts: list[AccountRef]) -> list[AccountLens]:
+        raw = self._view(self.liquidator.lens, [(a.owner, a.sub_id) for a in accounts])
+        return [AccountLens.from_chain(entry, self._symbol) for entry in raw]
+
+    def _view(self, method: Any, *args: Any) -> Any:
+        """eth_call of a view at `block_id`, decoded; raises CallReverted with the revert data.
+
+        A plain eth_call rather than ape's call: ape renders a call-tree trace for every revert
+        (slow, and printed on the console), and the keeper reports reverts itself."""
+        tx = {"to": method.contract.address, "data": method.encode_input(*args)}
+        block = self.block_id
+        try:
+            result = chain.provider.web3.eth.call(tx, block_identifier=block)
+        except Web3ContractCustomError as err:
+            data = bytes.fromhex(str(err.data).removeprefix("0x"))
+            raise CallReverted(f"custom error 0x{data[:4].hex()}", data) from err
+        except Web3ContractLogicError as err:
+            raise CallReverted(str(err)) from err
+        values = decode([o.canonical_type for o in method.abis[0].outputs], bytes(result))
+        return values[0] if len(values) == 1 else values
+
+    def prices(self) -> dict[str, int]:
+        """Oracle price of every deployed asset (USD WAD per whole token); an asset whose feed
+        reverts is left out (pairs in it are then skipped)."""
+        out = {}
+        for symbol, asset in self.deployment.assets.items():
+            try:
+                out[symbol] = int(self._view(self.deployment.oracle.price, asset.token.address)[0])
+            except CallReverted:
+                continue
+        return out
+
+    def best_pair(
+        self, account: AccountRef, lens: AccountLens, prices: dict[str, int]
+    ) -> Candidate | str:
+        """The OK pair with the highest expected profit at `prices` (ties: first in lens order),
+        or why there is none."""
+        best: Candidate | None = None
+        refused = []
+        for pair in lens.pairs:
+            if pair.status != Status.OK:
+                refused.append(f"{pair.debt_asset}/{pair.collateral_asset} {pair.status.name}")
+                continue
+            debt, coll = (
+                self.deployment.asset(pair.debt_asset),
+                self.deployment.asset(pair.collateral_asset),
+            )
+            if pair.debt_asset not in prices or pair.collateral_asset not in prices:
+                refused.append(f"{pair.debt_asset}/{pair.collateral_asset} no price")
+                continue
+            profit = liquidation_profit(
+                pair.seize,
+                pair.max_repay,
+                pair.insurance_fee,
+                debt_price=prices[pair.debt_asset],
+                debt_scale=debt.scale,
+                collateral_price=prices[pair.collateral_asset],
+                collateral_scale=coll.scale,
+            )
+            if profit < self.min_profit:
+                refused.append(f"{pair.debt_asset}/{pair.collateral_asset} profit {profit} < min")
+                continue
+            if best is None or profit > best.profit:
+                best = Candidate(account, pair, profit)
+        if best is not None:
+            return best
+        return "no pair can be liquidated: " + ", ".join(refused)
+
+    def _describe(self, err: Exception) -> str:
+        d = self.deployment
+        vaults = [a.vault for a in d.assets.values()]
+        return describe_error(err, [self.liquidator, self.ma, d.oracle, *vaults])
+
+    def _symbol(self, token: Any) -> str:
+        return asset_by_token(self.deployment, token).symbol
 
     # ------------------------------------------------------------------ actions
-    def _liquidate_pair(
+    def _liquidate(self, c: Candidate, prices: dict[str, int], report: KeeperReport) -> None:
+        pair = c.pair
+        debt = self.deployment.asset(pair.debt_asset)
+        collateral = self.deployment.asset(pair.collateral_asset)
+        self.ensure_funds(debt, self._with_slack(pair.owed))
+        self.log(
+            f"keeper: liquidating {c.account}: repay {pair.max_repay} {debt.symbol} units "
+            f"(+{pair.insurance_fee} insurance), seize {pair.seize} {collateral.symbol} units at "
+            f"{pair.discount / WAD:.2%} discount"
+        )
+        receipt = self.liquidator.liquidate(
+            c.account.owner,
+            c.account.sub_id,
+            debt.token,
+            collateral.token,
+            MAX_UINT256,
+            pair.seize,
+            b"",
+            sender=self.sender,
+        )
+        self._record(receipt, "liquidate", prices, report, 1)
+
+    def _liquidate_batch(
         self,
-        account: AccountRef,
         debt_symbol: str,
         collateral_symbol: str,
-        max_repay: int,
+        group: list[Candidate],
+        prices: dict[str, int],
         report: KeeperReport,
     ) -> None:
         debt = self.deployment.asset(debt_symbol)
         collateral = self.deployment.asset(collateral_symbol)
-        owner, sub = account.owner, account.sub_id
-        repay, seize, fee = (
-            int(x)
-            for x in self.liquidator.quote(
-                owner, sub, debt.token, collateral.token, max_repay, block_id=self.block_id
-            )
-        )
-        snap = self.ma.liquidationSnapshot(
-            owner, sub, debt.token, collateral.token, block_id=self.block_id
-        )
-        self.ensure_funds(debt, repay + fee)
+        owed = sum(c.pair.owed for c in group)
+        seize = sum(c.pair.seize for c in group)
+        self.ensure_funds(debt, self._with_slack(owed))
         self.log(
-            f"keeper: liquidating {account}: repay {repay} {debt.symbol} units, "
-            f"seize {seize} {collateral.symbol} units"
+            f"keeper: batch-liquidating {len(group)} accounts in {debt.symbol}/"
+            f"{collateral.symbol}: repay {owed} {debt.symbol} units with insurance, seize {seize} "
+            f"{collateral.symbol} units"
         )
-        receipt = self.liquidator.liquidate(
-            owner, sub, debt.token, collateral.token, repay, seize, sender=self.sender
+        receipt = self.liquidator.liquidateBatch(
+            [(c.account.owner, c.account.sub_id) for c in group],
+            debt.token,
+            collateral.token,
+            seize,
+            sender=self.sender,
         )
+        self._record(receipt, "liquidateBatch", prices, report, len(group))
+        for event in self.liquidator.LiquidationSkipped.from_receipt(receipt):
+            account = AccountRef(str(event.owner), int(event.subId))
+            status = Status(int(event.status)).name
+            report.skipped.append(Skip(account, f"skipped by the batch: {status}"))
+            self.log(f"keeper: batch skipped {account}: {status}")
+
+    def _record(
+        self, receipt: Any, kind: str, prices: dict[str, int], report: KeeperReport, size: int
+    ) -> None:
+        self._record_tx(receipt, kind, report)
         for event in self.ma.Liquidated.from_receipt(receipt):
-            report.liquidations.append(
-                Liquidation(
-                    account=account,
-                    debt_asset=self._asset(event.debtAsset).symbol,
-                    repaid=int(event.repaid),
-                    collateral_asset=self._asset(event.collateralAsset).symbol,
-                    seized=int(event.seized),
-                    insurance_fee=int(event.insuranceFee),
-                    repaid_value=mul_div_up(int(event.repaid), snap.debtPrice, snap.debtScale),
-                    seized_value=mul_div_down(
-                        int(event.seized), snap.collateralPrice, snap.collateralScale
-                    ),
-                    fee_value=mul_div_up(int(event.insuranceFee), snap.debtPrice, snap.debtScale),
-                    gas_used=int(receipt.gas_used),
-                    tx_hash=str(receipt.txn_hash),
-                )
+            debt = asset_by_token(self.deployment, event.debtAsset)
+            coll = asset_by_token(self.deployment, event.collateralAsset)
+            dp, cp = prices[debt.symbol], prices[coll.symbol]
+            liq = Liquidation(
+                account=AccountRef(str(event.owner), int(event.subId)),
+                debt_asset=debt.symbol,
+                repaid=int(event.repaid),
+                collateral_asset=coll.symbol,
+                seized=int(event.seized),
+                insurance_fee=int(event.insuranceFee),
+                discount=int(event.discount),
+                health=int(event.health),
+                bad_debt=int(event.badDebt),
+                repaid_value=value_up(int(event.repaid), dp, debt.scale),
+                seized_value=value_down(int(event.seized), cp, coll.scale),
+                fee_value=value_up(int(event.insuranceFee), dp, debt.scale),
+                gas_used=int(receipt.gas_used),
+                tx_hash=str(receipt.txn_hash),
+                batch_size=size,
             )
-        self._record_bad_debt(account, receipt, report)
+            report.liquidations.append(liq)
+        self._record_bad_debt(receipt, report)
 
-    def _write_off(self, account: AccountRef, report: KeeperReport) -> None:
+    def _record_tx(self, receipt: Any, kind: str, report: KeeperReport) -> None:
+        gas = int(receipt.gas_used)
+        price = int(getattr(receipt, "gas_price", 0) or 0)
+        report.transactions.append(SentTx(kind, gas, gas * price, str(receipt.txn_hash)))
+
+    def _write_off(self, account: AccountRef, report: KeeperReport) -> bool:
         """An account with debt and no collateral: write the debt off (anyone may)."""
-        receipt = self.liquidator.writeOffBadDebt(account.owner, account.sub_id, sender=self.sender)
-        self._record_bad_debt(account, receipt, report)
+        try:
+            receipt = self.liquidator.writeOffBadDebt(
+                account.owner, account.sub_id, sender=self.sender
+            )
+        except ApeException as err:
+            report.skipped.append(Skip(account, f"write-off: {self._describe(err)}"))
+            return False
+        self._record_tx(receipt, "writeOffBadDebt", report)
+        self._record_bad_debt(receipt, report)
+        return True
 
-    def _record_bad_debt(self, account: AccountRef, receipt: Any, report: KeeperReport) -> None:
+    def _record_bad_debt(self, receipt: Any, report: KeeperReport) -> None:
         for event in self.ma.BadDebtWrittenOff.from_receipt(receipt):
+            account = AccountRef(str(event.owner), int(event.subId))
+            symbol = asset_by_token(self.deployment, event.asset).symbol
             report.bad_debts.append(
                 BadDebt(
                     account=account,
-                    asset=self._asset(event.asset).symbol,
+                    asset=symbol,
                     amount=int(event.amount),
                     covered=int(event.covered),
                     socialized=int(event.socialized),
                     tx_hash=str(receipt.txn_hash),
                 )
             )
-            self.log(
-                f"keeper: {account} bad debt written off: {event.amount} "
-                f"{self._asset(event.asset).symbol} units"
-            )
+            self.log(f"keeper: {account} bad debt written off: {event.amount} {symbol} units")
+
+    def _with_slack(self, amount: int) -> int:
+        return amount + amount * self.slack_bps // 10_000 + 1
 
     def ensure_funds(self, asset: DeployedAsset, amount: int) -> None:
         """Hold at least `amount` of `asset` and let the MarginAccount pull it."""
@@ -316,13 +594,26 @@ class Keeper:
                     f"funding left the keeper {amount - balance} {asset.symbol} short"
                 )
         if int(token.allowance(self.sender, self.ma)) < amount:
-            token.approve(self.ma, amount, sender=self.sender)
+            receipt = token.approve(self.ma, amount, sender=self.sender)
+            self._approved.add(asset.symbol)
+            if self._report is not None:
+                self._record_tx(receipt, "approve", self._report)
+
+    def _revoke_approvals(self, report: KeeperReport) -> None:
+        """Approvals never outlive the pass: set what is left of them back to zero."""
+        for symbol in sorted(self._approved):
+            token = self.deployment.asset(symbol).token
+            if int(token.allowance(self.sender, self.ma)) > 0:
+                receipt = token.approve(self.ma, 0, sender=self.sender)
+                self._record_tx(receipt, "approve", report)
+        self._approved.clear()
 
 
 def asset_by_token(deployment: Deployment, token: Any) -> DeployedAsset:
     """The deployed asset whose token is at address `token`."""
+    address = str(getattr(token, "address", token)).lower()
     for asset in deployment.assets.values():
-        if asset.token.address == str(token):
+        if asset.token.address.lower() == address:
             return asset
     raise KeeperError(f"asset {token} is listed on chain but not in the deployment")
 
@@ -330,12 +621,15 @@ def asset_by_token(deployment: Deployment, token: Any) -> DeployedAsset:
 def read_positions(
     deployment: Deployment, account: AccountRef, *, block_id: int | str = "latest"
 ) -> dict[str, Position]:
-    """The account's non-zero balances with the chain's prices, borrow indices and margin factors,
-    keyed by symbol, for the integer risk mirror."""
+    """The account's non-zero balances with the chain's prices, borrow indices and risk
+    parameters, keyed by symbol in listing order, for the integer risk mirror."""
     ma = deployment.margin_account
     owner, sub = account.owner, account.sub_id
+    held = {str(t).lower() for t in ma.accountAssets(owner, sub, block_id=block_id)}
     out: dict[str, Position] = {}
-    for token in ma.accountAssets(owner, sub, block_id=block_id):
+    for token in ma.listedAssets(block_id=block_id):
+        if str(token).lower() not in held:
+            continue
         asset = asset_by_token(deployment, token)
         raw = int(ma.rawBalance(owner, sub, token, block_id=block_id))
         if raw == 0:
@@ -348,13 +642,11 @@ def read_positions(
             imf=int(cfg.imf),
             mmf=int(cfg.mmf),
             index=int(asset.vault.borrowIndex(block_id=block_id)) if raw < 0 else WAD,
+            min_discount=int(cfg.minDiscount),
+            max_discount=int(cfg.maxDiscount),
+            min_debt_value=int(cfg.minDebtValue),
         )
     return out
-
-
-def _largest(positions: dict[str, Position]) -> str:
-    """Symbol of the position with the largest USD value (ties: alphabetical, for determinism)."""
-    return max(sorted(positions), key=lambda sym: abs(positions[sym].value))
 
 
 def run_keeper_pass(

@@ -1,4 +1,4 @@
-"""Integer mirror of the on-chain margin math (MarginAccount and Liquidator).
+"""Integer mirror of the on-chain margin and liquidation math (MarginAccount and Liquidator).
 
 Every formula and rounding direction matches the contracts exactly, so results agree to the wei
 (tests cross-check this against the chain on many random accounts). Units:
@@ -9,17 +9,35 @@ Every formula and rounding direction matches the contracts exactly, so results a
     equity E = sum(b_i * p_i)
     IMR      = sum(|b_i * p_i| * imf_i)
     MMR      = sum(|b_i * p_i| * mmf_i)
+    health h = E / MMR (0 when E <= 0, MAX_UINT256 when MMR = 0)
 
 Collateral values round down; debt tokens, debt values and requirements round up.
+
+Liquidation (Liquidator._price), for one (debt asset, collateral asset) pair of an account with
+E < MMR, with d the discount, T the target health and s/p the token scales and prices:
+    d      = minDiscount + (maxDiscount - minDiscount) * (1 - h)          (of the collateral asset)
+    cap    = T * MMR reached: (T * MMR - E) / ((1 + T * mmf_debt) - (1 - T * mmf_coll) / (1 - d)),
+             plus the settlement's rounding of the debt (ceil(index) + 1 units) so that it is
+             reached; the whole debt when E <= 0 or when the debt left would be dust (< minDebtValue)
+    repay  = min(maxRepay, cap)
+    seize  = repay * p_debt / s_debt / (1 - d) * s_coll / p_coll        (all of it at most)
+    fee    = repay * d / (1 - d) * insuranceShare                        (on top of repay)
+On a solvent account d is lowered, if needed, to E / (repay value + E), so the discount value paid
+never exceeds the equity. A liquidation that leaves a debt worth less than minDebtValue is refused
+(DUST) unless it takes all of the seized collateral asset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, TypeVar
 
 WAD = 10**18
 MAX_UINT256 = 2**256 - 1
+
+K = TypeVar("K", bound=Hashable)
 
 
 def mul_div_down(a: int, b: int, d: int) -> int:
@@ -34,9 +52,11 @@ def mul_div_up(a: int, b: int, d: int) -> int:
 
 @dataclass(frozen=True)
 class Position:
-    """One asset of an account, as stored on-chain.
+    """One asset of an account, as stored on-chain, with the asset's risk parameters.
 
     raw: positive = collateral (token units); negative = scaled debt (tokens = ceil(-raw * index / WAD)).
+    min_discount / max_discount apply when the asset is seized as collateral, min_debt_value (USD
+    WAD) when it is owed; they only matter for liquidation pricing.
     """
 
     raw: int
@@ -45,6 +65,13 @@ class Position:
     imf: int
     mmf: int
     index: int = WAD  # borrow index of the asset's vault (only used for debt)
+    min_discount: int = 0
+    max_discount: int = 0
+    min_debt_value: int = 0
+
+    @property
+    def is_debt(self) -> bool:
+        return self.raw < 0
 
     @property
     def tokens(self) -> int:
@@ -95,6 +122,16 @@ def scaled_debt_for_borrow(amount: int, index: int) -> int:
     return mul_div_up(amount, WAD, index)
 
 
+def value_up(units: int, price: int, scale: int) -> int:
+    """USD WAD value of `units` token units, rounded up (how debts are valued)."""
+    return mul_div_up(units, price, scale)
+
+
+def value_down(units: int, price: int, scale: int) -> int:
+    """USD WAD value of `units` token units, rounded down (how collateral is valued)."""
+    return mul_div_down(units, price, scale)
+
+
 def account_health(positions: Iterable[Position]) -> Health:
     """Equity, IMR and MMR of an account, exactly as MarginAccount._health computes them."""
     equity = imr = mmr = 0
@@ -107,46 +144,365 @@ def account_health(positions: Iterable[Position]) -> Health:
     return Health(equity=equity, imr=imr, mmr=mmr)
 
 
+# ============================================================================= liquidation
+
+
+class Status(IntEnum):
+    """ILiquidator.Status: why a pair cannot be liquidated (OK = it can)."""
+
+    OK = 0
+    HEALTHY = 1
+    NO_DEBT = 2
+    NO_COLLATERAL = 3
+    DUST = 4
+    DUPLICATE = 5  # batch only: the account was listed earlier in the same batch
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """The Liquidator's parameters (both WAD)."""
+
+    insurance_share: int
+    target_health: int
+
+    @classmethod
+    def from_chain(cls, liquidator: Any, **call_kwargs: Any) -> EngineParams:
+        return cls(
+            insurance_share=int(liquidator.insuranceShare(**call_kwargs)),
+            target_health=int(liquidator.targetHealth(**call_kwargs)),
+        )
+
+
+@dataclass(frozen=True)
+class LiquidationSnapshot:
+    """IMarginAccount.LiquidationSnapshot: what pricing one pair reads (fields of an asset the
+    account does not hold in that role are zero)."""
+
+    equity: int
+    mmr: int
+    debt: int
+    collateral: int
+    debt_price: int
+    collateral_price: int
+    debt_scale: int
+    collateral_scale: int
+    debt_mmf: int
+    collateral_mmf: int
+    min_discount: int
+    max_discount: int
+    min_debt_value: int
+    collateral_assets: int
+    debt_index: int = 0
+
+    @classmethod
+    def from_chain(cls, s: Any) -> LiquidationSnapshot:
+        """From the struct MarginAccount.liquidationSnapshot returns (ape or a plain tuple)."""
+        if isinstance(s, tuple | list):
+            (eq, mmr, debt, coll, dp, cp, ds, cs, dm, cm, mind, maxd, mdv, idx, _, _, n) = s
+        else:
+            eq, mmr, debt, coll = s.equity, s.mmr, s.debt, s.collateral
+            dp, cp, ds, cs = s.debtPrice, s.collateralPrice, s.debtScale, s.collateralScale
+            dm, cm, mind, maxd = s.debtMmf, s.collateralMmf, s.minDiscount, s.maxDiscount
+            mdv, idx, n = s.minDebtValue, s.debtIndex, s.collateralAssets
+        return cls(
+            *(int(x) for x in (eq, mmr, debt, coll, dp, cp, ds, cs, dm, cm, mind, maxd, mdv, n)),
+            debt_index=int(idx),
+        )
+
+
 @dataclass(frozen=True)
 class LiquidationQuote:
-    repay: int
-    seize: int
-    insurance_fee: int
-    shortfall_before: int
-    shortfall_after: int
+    """One priced liquidation (Liquidator.Quote). `repay`, `seize` and `debt_left_value` are also
+    filled for a DUST status (what was refused); `insurance_fee` is then 0, as on-chain."""
+
+    status: Status
+    repay: int = 0
+    seize: int = 0
+    insurance_fee: int = 0
+    discount: int = 0
+    health: int = 0
+    debt_left_value: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK
+
+    @property
+    def owed(self) -> int:
+        """Debt-asset units the liquidator pays: repay + insurance fee."""
+        return self.repay + self.insurance_fee
+
+    def as_chain_quote(self) -> tuple[int, int, int, int]:
+        """What Liquidator.quote returns when it does not revert: (repay, seize, fee, discount)."""
+        return (self.repay, self.seize, self.insurance_fee, self.discount)
+
+
+def liquidation_discount(health: int, min_discount: int, max_discount: int) -> int:
+    """Dutch-auction discount (WAD) at `health` < 1 (WAD; 0 when insolvent)."""
+    return min_discount + mul_div_down(max_discount - min_discount, WAD - health, WAD)
+
+
+def target_repay_cap(snap: LiquidationSnapshot, discount: int, target_health: int) -> int:
+    """Debt-token repay that brings a solvent account's equity to target_health * MMR (rounded up,
+    with the settlement's rounding slack, so it is reached); MAX_UINT256 when no partial
+    liquidation of this pair can."""
+    shortfall = mul_div_up(target_health, snap.mmr, WAD) - snap.equity
+    gain = WAD + mul_div_down(target_health, snap.debt_mmf, WAD)
+    t_coll_mmf = mul_div_up(target_health, snap.collateral_mmf, WAD)
+    loss = 0 if t_coll_mmf >= WAD else mul_div_up(WAD - t_coll_mmf, WAD, WAD - discount)
+    if gain <= loss:
+        return MAX_UINT256
+    # Settlement burns scaled debt rounded down and reads the rest back rounded up: the account may
+    # owe up to ceil(index) + 1 units more than debt - repay, each costing (1 + T * mmf_debt) of
+    # its value in shortfall, which the cap also repays.
+    slack_units = mul_div_up(snap.debt_index, 1, WAD) + 1
+    shortfall += mul_div_up(slack_units * snap.debt_price, gain, snap.debt_scale * WAD)
+    return mul_div_up(mul_div_up(shortfall, WAD, gain - loss), snap.debt_scale, snap.debt_price)
+
+
+def price_liquidation(
+    snap: LiquidationSnapshot, max_repay: int, params: EngineParams
+) -> LiquidationQuote:
+    """The largest liquidation of the snapshot's pair with repay <= max_repay, exactly as
+    Liquidator._price computes it (status instead of a revert)."""
+    if snap.equity >= snap.mmr:
+        return LiquidationQuote(Status.HEALTHY)
+    if snap.debt == 0:
+        return LiquidationQuote(Status.NO_DEBT)
+    if snap.collateral == 0:
+        return LiquidationQuote(Status.NO_COLLATERAL)
+
+    health = mul_div_down(snap.equity, WAD, snap.mmr) if snap.equity > 0 else 0
+    d = liquidation_discount(health, snap.min_discount, snap.max_discount)
+
+    cap = snap.debt
+    if snap.equity > 0:
+        cap = min(target_repay_cap(snap, d, params.target_health), cap)
+    if cap < snap.debt and value_up(snap.debt - cap, snap.debt_price, snap.debt_scale) < (
+        snap.min_debt_value
+    ):
+        cap = snap.debt
+    repay = min(max_repay, cap)
+
+    # Equity floor: the discount value paid, repay * d / (1 - d), stays within a positive equity.
+    if snap.equity > 0:
+        repay_value = value_up(repay, snap.debt_price, snap.debt_scale)
+        d = min(d, mul_div_down(snap.equity, WAD, repay_value + snap.equity))
+
+    # Collateral bought at price * (1 - d); when the account holds less, all of it for less.
+    keep = WAD - d
+    seize = mul_div_down(
+        mul_div_down(mul_div_down(repay, snap.debt_price, snap.debt_scale), WAD, keep),
+        snap.collateral_scale,
+        snap.collateral_price,
+    )
+    if seize > snap.collateral:
+        seize = snap.collateral
+        value = value_up(snap.collateral, snap.collateral_price, snap.collateral_scale)
+        repay = min(
+            mul_div_up(mul_div_up(value, keep, WAD), snap.debt_scale, snap.debt_price), repay
+        )
+
+    debt_left_value = 0
+    if repay < snap.debt:
+        debt_left_value = value_up(snap.debt - repay, snap.debt_price, snap.debt_scale)
+        if debt_left_value < snap.min_debt_value and seize != snap.collateral:
+            return LiquidationQuote(Status.DUST, repay, seize, 0, d, health, debt_left_value)
+    fee = mul_div_up(mul_div_up(repay, d, WAD - d), params.insurance_share, WAD)
+    return LiquidationQuote(Status.OK, repay, seize, fee, d, health, debt_left_value)
+
+
+def pair_snapshot(
+    health: Health, debt: Position | None, collateral: Position | None, collateral_assets: int
+) -> LiquidationSnapshot:
+    """The snapshot of one pair from mirror positions (None, or a position not held in that role,
+    gives that side's zero fields, as MarginAccount.liquidationSnapshot does)."""
+    d = debt if debt is not None and debt.raw < 0 else None
+    c = collateral if collateral is not None and collateral.raw > 0 else None
+    return LiquidationSnapshot(
+        equity=health.equity,
+        mmr=health.mmr,
+        debt=d.tokens if d else 0,
+        collateral=c.tokens if c else 0,
+        debt_price=d.price if d else 0,
+        collateral_price=c.price if c else 0,
+        debt_scale=d.scale if d else 0,
+        collateral_scale=c.scale if c else 0,
+        debt_mmf=d.mmf if d else 0,
+        collateral_mmf=c.mmf if c else 0,
+        min_discount=c.min_discount if c else 0,
+        max_discount=c.max_discount if c else 0,
+        min_debt_value=d.min_debt_value if d else 0,
+        collateral_assets=collateral_assets,
+        debt_index=d.index if d else 0,
+    )
+
+
+def liquidation_snapshot(
+    positions: Mapping[K, Position], debt: K, collateral: K
+) -> LiquidationSnapshot:
+    """MarginAccount.liquidationSnapshot of (debt, collateral) from an account's positions."""
+    held = [p for p in positions.values() if p.raw != 0]
+    return pair_snapshot(
+        account_health(held),
+        positions.get(debt),
+        positions.get(collateral),
+        sum(1 for p in held if p.raw > 0),
+    )
 
 
 def quote_liquidation(
-    *,
-    health: Health,
-    debt: Position,
-    collateral: Position,
+    positions: Mapping[K, Position],
+    debt: K,
+    collateral: K,
     max_repay: int,
-    penalty: int,
-    insurance_share: int,
+    params: EngineParams,
 ) -> LiquidationQuote:
-    """Fixed-penalty liquidation, exactly as Liquidator._quote prices it (no revert checks)."""
-    bonus = WAD + penalty
-    debt_amount = debt.tokens
-    repay = min(max_repay, debt_amount)
-    repay_value = mul_div_up(repay, debt.price, debt.scale)
-    seize = mul_div_down(mul_div_down(repay_value, bonus, WAD), collateral.scale, collateral.price)
-    if seize > collateral.raw:
-        seize = collateral.raw
-        collateral_value = mul_div_down(collateral.raw, collateral.price, collateral.scale)
-        repay = min(
-            mul_div_up(mul_div_up(collateral_value, WAD, bonus), debt.scale, debt.price),
-            debt_amount,
+    """Liquidator.quote / liquidate of (debt, collateral) on an account, as a status and amounts
+    (see `quote_error` for the revert the chain gives instead of a non-OK status)."""
+    return price_liquidation(liquidation_snapshot(positions, debt, collateral), max_repay, params)
+
+
+def quote_error(
+    quote: LiquidationQuote,
+    snap: LiquidationSnapshot,
+    *,
+    debt_asset: Any,
+    collateral_asset: Any,
+    max_repay: int,
+) -> tuple[str, dict[str, Any]] | None:
+    """The custom error (name, inputs) Liquidator.quote and liquidate revert with for this quote,
+    or None when they succeed (liquidate's own minSeized check aside). Assets are passed through
+    as given (addresses, to compare with a decoded error)."""
+    if max_repay == 0:
+        return ("ZeroAmount", {})
+    if debt_asset == collateral_asset:
+        return ("SameAsset", {"asset": debt_asset})
+    if quote.status == Status.HEALTHY:
+        return ("AccountHealthy", {"equity": snap.equity, "mmr": snap.mmr})
+    if quote.status == Status.NO_DEBT:
+        return ("NothingToRepay", {"debtAsset": debt_asset})
+    if quote.status == Status.NO_COLLATERAL:
+        return ("NoCollateral", {"collateralAsset": collateral_asset})
+    if quote.status == Status.DUST:
+        return (
+            "DustRemaining",
+            {"debtLeftValue": quote.debt_left_value, "minDebtValue": snap.min_debt_value},
         )
-        repay_value = mul_div_up(repay, debt.price, debt.scale)
-    fee = mul_div_up(mul_div_up(repay, penalty, WAD), insurance_share, WAD)
-    seized_value = mul_div_up(seize, collateral.price, collateral.scale)
-    before = health.mmr - health.equity
-    after = (
-        before
-        + seized_value
-        - repay_value
-        - mul_div_down(repay_value, debt.mmf, WAD)
-        - mul_div_down(seized_value, collateral.mmf, WAD)
+    return None
+
+
+# ============================================================================= lens
+
+
+@dataclass(frozen=True)
+class PairQuote:
+    """ILiquidator.PairQuote: the largest liquidation of one pair (maxRepay = MAX_UINT256)."""
+
+    debt_asset: Any
+    collateral_asset: Any
+    status: Status
+    max_repay: int
+    seize: int
+    insurance_fee: int
+    discount: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK
+
+    @property
+    def owed(self) -> int:
+        return self.max_repay + self.insurance_fee
+
+
+@dataclass(frozen=True)
+class AccountLens:
+    """ILiquidator.AccountLens of one account."""
+
+    liquidatable: bool
+    equity: int
+    mmr: int
+    health: int
+    pairs: tuple[PairQuote, ...]
+
+    @classmethod
+    def from_chain(cls, entry: Any, asset_key: Any = str) -> AccountLens:
+        """From one element of Liquidator.lens (ape struct or plain tuple); `asset_key` maps a token
+        address to the key the pairs use (default: the address string)."""
+        if isinstance(entry, tuple | list):
+            liquidatable, equity, mmr, health, pairs = entry
+        else:
+            liquidatable, equity, mmr, health, pairs = (
+                entry.liquidatable,
+                entry.equity,
+                entry.mmr,
+                entry.health,
+                entry.pairs,
+            )
+        out = []
+        for p in pairs:
+            if isinstance(p, tuple | list):
+                debt, coll, status, repay, seize, fee, discount = p
+            else:
+                debt, coll, status = p.debtAsset, p.collateralAsset, p.status
+                repay, seize, fee, discount = p.maxRepay, p.seize, p.insuranceFee, p.discount
+            out.append(
+                PairQuote(
+                    asset_key(debt),
+                    asset_key(coll),
+                    Status(int(status)),
+                    int(repay),
+                    int(seize),
+                    int(fee),
+                    int(discount),
+                )
+            )
+        return cls(bool(liquidatable), int(equity), int(mmr), int(health), tuple(out))
+
+    def pair(self, debt: Any, collateral: Any) -> PairQuote:
+        for p in self.pairs:
+            if p.debt_asset == debt and p.collateral_asset == collateral:
+                return p
+        raise KeyError(f"no pair {debt}/{collateral} in the lens")
+
+
+def account_lens(positions: Mapping[K, Position], params: EngineParams) -> AccountLens:
+    """Liquidator.lens for one account. `positions` must be in asset-id (listing) order, as the
+    chain iterates them; zero balances are ignored. Pairs: each debt (outer) x each collateral."""
+    held = {k: p for k, p in positions.items() if p.raw != 0}
+    health = account_health(held.values())
+    debts = [k for k, p in held.items() if p.raw < 0]
+    collaterals = [k for k, p in held.items() if p.raw > 0]
+    pairs = []
+    for d in debts:
+        for c in collaterals:
+            snap = pair_snapshot(health, held[d], held[c], len(collaterals))
+            q = price_liquidation(snap, MAX_UINT256, params)
+            pairs.append(PairQuote(d, c, q.status, q.repay, q.seize, q.insurance_fee, q.discount))
+    return AccountLens(
+        liquidatable=health.liquidatable,
+        equity=health.equity,
+        mmr=health.mmr,
+        health=health.health,
+        pairs=tuple(pairs),
     )
-    return LiquidationQuote(repay, seize, fee, before, after)
+
+
+def liquidation_profit(
+    seize: int,
+    repay: int,
+    insurance_fee: int,
+    *,
+    debt_price: int,
+    debt_scale: int,
+    collateral_price: int,
+    collateral_scale: int,
+) -> int:
+    """The liquidator's gain in USD WAD at oracle prices: seized value (rounded down) minus what
+    it pays, repay and insurance fee (each rounded up). Gas excluded."""
+    return (
+        value_down(seize, collateral_price, collateral_scale)
+        - value_up(repay, debt_price, debt_scale)
+        - value_up(insurance_fee, debt_price, debt_scale)
+    )

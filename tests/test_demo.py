@@ -18,12 +18,14 @@ from solvent.demo import (
     PositionPlan,
     ScenarioError,
     open_position,
+    percent,
     report_text,
     run_scenario,
     tokens,
     usd,
 )
 from solvent.keeper import AccountRef
+from solvent.risk import WAD, Status, liquidation_profit
 
 ROOT = Path(__file__).resolve().parents[1]
 LIQUIDATED = {("alice", 0), ("dave", 0), ("erin", 1), ("frank", 0)}
@@ -55,19 +57,59 @@ def test_scenario__crash_makes_the_planned_accounts_liquidatable(demo):
     assert demo.account("frank").crash.equity < 0  # insolvent, not just below maintenance
 
 
-def test_scenario__keeper_liquidates_every_liquidatable_account_and_skips_healthy(demo, ma):
+def _best_pair(demo: DemoResult, system, ref: AccountRef) -> tuple[str, str]:
+    """The OK pair of the lens at the crash with the largest expected profit at oracle prices."""
+    prices = demo.prices_after
+
+    def profit(p) -> int:
+        return liquidation_profit(
+            p.seize,
+            p.max_repay,
+            p.insurance_fee,
+            debt_price=prices[p.debt_asset],
+            debt_scale=system.asset(p.debt_asset).scale,
+            collateral_price=prices[p.collateral_asset],
+            collateral_scale=system.asset(p.collateral_asset).scale,
+        )
+
+    ok = [p for p in demo.lens_at_crash[ref].pairs if p.status == Status.OK]
+    best = max(ok, key=lambda p: (profit(p), -ok.index(p)))
+    return best.debt_asset, best.collateral_asset
+
+
+def test_scenario__keeper_liquidates_every_liquidatable_account_and_skips_healthy(demo, ma, system):
     assert {_key(r) for r in demo.accounts if r.liquidations} == LIQUIDATED
     assert all(r.liquidations == [] for r in demo.accounts if _key(r) in HEALTHY)
     assert demo.keeper.remaining == demo.keeper.skipped == []
     for row in demo.accounts:
         assert not row.after.liquidatable
         assert not ma.isLiquidatable(row.ref.owner, row.ref.sub_id)
-    # Cross-margin account: WBTC ($30k) seized before WETH ($18k); isolated pair: only the ETH leg.
-    assert [liq.collateral_asset for liq in demo.account("dave").liquidations] == ["WBTC", "WETH"]
+        assert demo.lens_at_crash[row.ref].liquidatable == row.crash.liquidatable
+    # Each account went through its most profitable pair; one round was enough for every one.
+    for row in demo.accounts:
+        if row.liquidations:
+            (liq,) = row.liquidations
+            assert (liq.debt_asset, liq.collateral_asset) == _best_pair(demo, system, row.ref)
+            # Health before the liquidation: the crash's, less a few seconds of interest.
+            assert 0 <= row.crash.health - liq.health < 10**10
+    # The cross account sells its WBTC, not its WETH; the isolated BTC sub-account is untouched.
+    assert [liq.collateral_asset for liq in demo.account("dave").liquidations] == ["WBTC"]
     assert demo.account("erin", 1).liquidations and not demo.account("erin", 2).liquidations
     assert demo.account("erin", 2).after.equity == pytest.approx(
         demo.account("erin", 2).before.equity, rel=1e-6
     )
+    # The three long-ETH accounts share their best pair (USDC/WETH): one liquidateBatch.
+    eth = [demo.account(n, s).liquidations[0] for n, s in (("alice", 0), ("erin", 1), ("frank", 0))]
+    assert len({liq.tx_hash for liq in eth}) == 1 and {liq.batch_size for liq in eth} == {3}
+    kinds = [tx.kind for tx in demo.keeper.transactions if tx.kind != "approve"]
+    assert sorted(kinds) == ["liquidate", "liquidateBatch"]
+    # The solvent ones stop at the target health (1.05; read a few blocks of interest later) and
+    # keep a smaller position.
+    target = demo.engine.target_health
+    for name, sub in (("alice", 0), ("dave", 0), ("erin", 1)):
+        row = demo.account(name, sub)
+        assert target - 10**12 < row.after.health < target + 10**12
+        assert 0 < row.after.equity < row.crash.equity
 
 
 def test_scenario__insolvent_account__bad_debt_written_off(demo, ma, usdc):
@@ -155,10 +197,13 @@ def test_report__contains_the_key_rows(demo):
         "Oracle prices",
         "Accounts before and after WETH falls 40%",
         "Keeper pass per account",
-        "Liquidations (Liquidated events)",
+        "Liquidations (Liquidated events",
         "Bad debt per asset",
         "insurance fund and value of one share",
         "Keeper profit",
+        "1 liquidateBatch",
+        "insurance cut 20% of the discount value",
+        "stop at health 1.05",
     ):
         assert title in text
     for row in demo.accounts:
@@ -166,6 +211,14 @@ def test_report__contains_the_key_rows(demo):
     frank = demo.account("frank")
     assert usd(frank.crash.equity) in text and usd(frank.crash.equity).startswith("-$")
     assert usd(demo.keeper.profit_value) in text
+    for liq in demo.keeper.liquidations:
+        assert percent(liq.discount) in text
+        assert f"{tokens(liq.insurance_fee, 6, 2)} USDC" in text
+        assert usd(liq.profit_value) in text
+    # The insolvent account bought at the full discount (health 0): WETH's maxDiscount, 7%.
+    (frank_liq,) = frank.liquidations
+    assert frank_liq.discount == 7 * WAD // 100 and "7.00%" in text
+    assert f"{tokens(frank_liq.bad_debt, 6, 2)} USDC" in text
     usdc = demo.vault("USDC")
     for value in (usdc.bad_debt, usdc.covered, usdc.socialized, usdc.after.share_price):
         assert tokens(value, 6, 6) in text
@@ -242,10 +295,14 @@ def test_deploy_script__writes_deployment_file(tmp_path, config, accounts):
     ma = project.MarginAccount.at(contracts["MarginAccount"])
     assert ma.liquidator() == contracts["Liquidator"]
     assert ma.oracle() == contracts["ChainlinkOracle"]
-    assert project.Liquidator.at(contracts["Liquidator"]).penalty() == config.penalty
+    liquidator = project.Liquidator.at(contracts["Liquidator"])
+    assert (liquidator.insuranceShare(), liquidator.targetHealth()) == (
+        config.insurance_share,
+        config.target_health,
+    )
     assert data["liquidation"] == {
-        "penalty_wad": str(config.penalty),
         "insurance_share_wad": str(config.insurance_share),
+        "target_health_wad": str(config.target_health),
     }
     assert list(data["assets"]) == [spec.symbol for spec in config.assets]
     for symbol, entry in data["assets"].items():
@@ -257,6 +314,12 @@ def test_deploy_script__writes_deployment_file(tmp_path, config, accounts):
         assert entry["decimals"] == spec.decimals
         assert int(entry["debt_cap"]) == int(cfg.debtCap) == spec.debt_cap(spec.decimals)
         assert entry["rate_model_wad"] == [str(x) for x in spec.rate_model.as_tuple()]
+        assert (int(cfg.minDiscount), int(cfg.maxDiscount), int(cfg.minDebtValue)) == (
+            int(entry["min_discount_wad"]),
+            int(entry["max_discount_wad"]),
+            int(entry["min_debt_value_wad"]),
+        )
+        assert int(entry["min_debt_value_wad"]) == spec.min_debt_value
         assert chain.provider.get_code(entry["feed"])
     assert lines[0].startswith("Deploying Solvent (3 assets)")
     assert lines[-1] == f"Deployment written to {out} (chain id {chain.chain_id})"

@@ -28,8 +28,44 @@ def test_load_deployment__written_file__same_contracts_and_parameters(system, tm
         )
         assert got.decimals == asset.decimals
         assert got.spec == asset.spec
-    assert loaded.config.penalty == system.config.penalty
-    assert loaded.config.insurance_share == system.config.insurance_share
+    assert loaded.config == system.config
+    assert loaded.config.insurance_share == int(loaded.liquidator.insuranceShare())
+    assert loaded.config.target_health == int(loaded.liquidator.targetHealth())
+
+
+def test_write__liquidation_parameters__as_deployed_on_chain(system, tmp_path):
+    data = json.loads(system.write(tmp_path / "local.json").read_text())
+
+    assert data["liquidation"] == {
+        "insurance_share_wad": str(int(system.liquidator.insuranceShare())),
+        "target_health_wad": str(int(system.liquidator.targetHealth())),
+    }
+    assert "penalty_wad" not in json.dumps(data)
+    for symbol, entry in data["assets"].items():
+        cfg = system.margin_account.assetConfig(entry["token"])
+        spec = system.asset(symbol).spec
+        assert (entry["min_discount_wad"], entry["max_discount_wad"]) == (
+            str(int(cfg.minDiscount)),
+            str(int(cfg.maxDiscount)),
+        )
+        assert entry["min_debt_value_wad"] == str(int(cfg.minDebtValue))
+        assert (spec.min_discount, spec.max_discount, spec.min_debt_value) == (
+            int(cfg.minDiscount),
+            int(cfg.maxDiscount),
+            int(cfg.minDebtValue),
+        )
+
+
+def test_load_deployment__file_of_the_fixed_penalty_engine__refused_with_redeploy_hint(
+    system, tmp_path
+):
+    path = system.write(tmp_path / "local.json")
+    data = json.loads(path.read_text())
+    data["liquidation"] = {"penalty_wad": "50000000000000000", "insurance_share_wad": "1"}
+    path.write_text(json.dumps(data))
+
+    with pytest.raises(DeploymentFileError, match=r"another version of Solvent.*ape run deploy"):
+        load_deployment(path)
 
 
 def test_load_deployment__keeper_on_loaded_file__liquidates_the_crashed_account(

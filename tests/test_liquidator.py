@@ -131,6 +131,9 @@ def engine_quote(s: Snap, max_repay: int, share: int, target: int, slack: bool =
     if cap < s.debt and mul_div_up(s.debt - cap, s.debt_price, s.debt_scale) < s.min_debt_value:
         cap = s.debt  # the debt left would be dust: all of it may go
     repay = min(max_repay, cap)
+    if s.equity > 0:  # equity floor: the discount value paid stays within the equity
+        repay_value = mul_div_up(repay, s.debt_price, s.debt_scale)
+        d = min(d, mul_div_down(s.equity, WAD, repay_value + s.equity))
     keep = WAD - d
     seize = mul_div_down(
         mul_div_down(mul_div_down(repay, s.debt_price, s.debt_scale), WAD, keep),
@@ -144,8 +147,7 @@ def engine_quote(s: Snap, max_repay: int, share: int, target: int, slack: bool =
     left = 0
     if repay < s.debt:
         left = mul_div_up(s.debt - repay, s.debt_price, s.debt_scale)
-        last = seize == s.collateral and s.collateral_assets == 1
-        if left < s.min_debt_value and not last:
+        if left < s.min_debt_value and seize != s.collateral:
             return Quote("DUST", repay, seize, 0, d, health, left)
     fee = mul_div_up(mul_div_up(repay, d, keep), share, WAD)
     return Quote("OK", repay, seize, fee, d, health, left)

@@ -15,8 +15,16 @@ from ape import chain
 
 from solvent.config import RateModel
 from solvent.rates import rate_per_second, utilization
-from solvent.risk import MAX_UINT256, WAD, debt_tokens, mul_div_down, mul_div_up
-from tests.utils.helpers import amount
+from solvent.risk import (
+    MAX_UINT256,
+    WAD,
+    debt_tokens,
+    mul_div_down,
+    mul_div_up,
+    value_down,
+    value_up,
+)
+from tests.utils.helpers import amount, seed_frozen_market
 from tests.utils.scenarios import (
     chain_health,
     expected_convert_to_assets,
@@ -45,9 +53,9 @@ class Shock:
 
 SHOCKS = {
     # 10 WETH at $3000 against 17,000 USDC; ETH -> $1800: equity $1000 < MMR $1420.
-    "long_eth_crash_40pct": Shock("WETH", "10", "USDC", "17000", "WETH", "0.6", "4000", "100000"),
+    "long_eth_crash_40pct": Shock("WETH", "10", "USDC", "17000", "WETH", "0.6", "3000", "100000"),
     # 10,000 USDC against 2.5 WETH; ETH -> $3750: equity $625 < MMR $762.5.
-    "short_eth_pump_25pct": Shock("USDC", "10000", "WETH", "2.5", "WETH", "1.25", "0.8", "100"),
+    "short_eth_pump_25pct": Shock("USDC", "10000", "WETH", "2.5", "WETH", "1.25", "0.25", "100"),
     # 1 WBTC (8 decimals) at $60,000 against 34,000 USDC; BTC -> $36,000: equity $2000 < MMR $2480.
     "long_btc_crash_40pct": Shock("WBTC", "1", "USDC", "34000", "WBTC", "0.6", "8000", "100000"),
 }
@@ -79,6 +87,7 @@ def test_keeper_liquidation__price_shock__account_restored_above_mmr_and_keeper_
 
     assert len(steps) >= 2  # partial liquidations, each capped at the chunk
     assert all(s.quote.repay == amount(debt, case.chunk) for s in steps[:-1])
+    assert steps[-1].quote.repay < amount(debt, case.chunk)  # the last one capped by the target
     assert not any(s.bad_debt for s in steps)
     repaid = sum(s.quote.repay for s in steps)
     seized = sum(s.quote.seize for s in steps)
@@ -104,14 +113,36 @@ def test_keeper_liquidation__price_shock__account_restored_above_mmr_and_keeper_
     # Keeper profit in USD = seized value - repaid value - insurance fee, and it is positive.
     pc, pd = act.price(coll), act.price(debt)
     profit = usd(gained, pc, coll.scale) - usd(spent, pd, debt.scale)
-    repaid_value = usd(repaid, pd, debt.scale)
-    fee_value = usd(fees, pd, debt.scale)
-    assert profit == usd(seized, pc, coll.scale) - repaid_value - fee_value
     assert profit > 0
-    # ... which is the penalty on the repaid value minus the insurance cut, less the rounding of
-    # each seizure against the keeper (under one collateral unit's value per liquidation).
-    bonus = mul_div_down(repaid_value, int(liquidator.penalty()), WAD)
-    assert 0 <= bonus - fee_value - profit <= len(steps) * (mul_div_up(1, pc, coll.scale) + 1) + 1
+    # Per liquidation: the discount is the Dutch auction in the health before it; the collateral is
+    # worth the repaid value / (1 - d), less the rounding of the seizure against the keeper (under
+    # one collateral unit's value); the insurance cut is insuranceShare of the discount value.
+    params = keeper_bot.params
+    cfg = ma.assetConfig(coll.token)
+    unit = mul_div_up(1, pc, coll.scale)
+    for s in steps:
+        q = s.quote
+        assert q.health == s.health_before.health < WAD
+        assert q.discount == int(cfg.minDiscount) + mul_div_down(
+            int(cfg.maxDiscount) - int(cfg.minDiscount), WAD - q.health, WAD
+        )
+        repaid_value = value_up(q.repay, pd, debt.scale)
+        gross = value_down(q.seize, pc, coll.scale) - repaid_value
+        ideal = mul_div_down(repaid_value, q.discount, WAD - q.discount)
+        assert 0 <= ideal - gross <= unit + 3
+        assert q.insurance_fee == mul_div_up(
+            mul_div_up(q.repay, q.discount, WAD - q.discount), params.insurance_share, WAD
+        )
+        # Health rises with every step (these accounts sit above the health where it would not).
+        assert s.health_after.health > s.health_before.health
+    # The discount shrinks as the account recovers.
+    assert [s.quote.discount for s in steps] == sorted(
+        (s.quote.discount for s in steps), reverse=True
+    )
+    # The last step was capped by the target: health is back to targetHealth, not much beyond.
+    last = steps[-1].health_after
+    assert last.equity * WAD >= params.target_health * last.mmr
+    assert last.health < params.target_health + 10**12
 
     # The debt vault's insurance fund grew by exactly the liquidation fees (no interest accrued:
     # every liquidation ran at the timestamp of the accrual above).
@@ -152,7 +183,9 @@ def test_weth_crash__cross_margin_vs_isolated_sub_accounts__only_isolated_weth_a
     healthy = ("AccountHealthy", {"equity": cross.equity, "mmr": cross.mmr})
     assert revert_of(liquidator.quote, trader, 0, usdc.token, weth.token, 10**9) == healthy
     assert (
-        revert_of(liquidator.liquidate, trader, 0, usdc.token, weth.token, 10**9, 0, sender=keeper)
+        revert_of(
+            liquidator.liquidate, trader, 0, usdc.token, weth.token, 10**9, 0, b"", sender=keeper
+        )
         == healthy
     )
     assert revert_of(liquidator.quote, trader2, 2, usdc.token, wbtc.token, 10**9) == (
@@ -253,9 +286,11 @@ def test_insolvent_liquidation__insurance_exhausted__rest_socialized_and_share_p
     vault = usdc.vault
 
     bad, covered, socialized = step.bad_debt["USDC"]
-    insurance_at_write_off = before["insurance"] + step.quote.insurance_fee
-    assert bad > insurance_at_write_off
-    assert (covered, socialized) == (insurance_at_write_off, bad - insurance_at_write_off)
+    # The settlement books the repayment and this liquidation's fee before it writes the debt off:
+    # the insurance fund pays everything it holds, the fee included; lenders take only the rest.
+    available = before["insurance"] + step.quote.insurance_fee
+    assert bad > available
+    assert (covered, socialized) == (available, bad - available)
     [realized] = step.receipt.events.filter(vault.BadDebtRealized)
     assert (realized.amount, realized.coveredByInsurance, realized.socialized) == (
         bad,
@@ -277,6 +312,99 @@ def test_insolvent_liquidation__insurance_exhausted__rest_socialized_and_share_p
         before["lender_shares"], total_assets, before["supply"]
     )
     assert before["lender_assets"] - lender_assets >= socialized - 1
+
+
+# ================================================================== engine properties the contract misses
+
+
+def _long_eth_at(act, lender, keeper, trader, usdc, weth, price: str) -> None:
+    """trader: 10 WETH against 16,800 USDC, then ETH at `price` (equity > 0 down to $1,680)."""
+    act.lend(usdc, lender, "100000")
+    act.deposit(weth, trader, "10")
+    act.borrow(usdc, trader, "16800")
+    act.set_price(weth, price)
+    act.fund(usdc, keeper, "20000")
+
+
+def test_partial_liquidation__health_0_29__shortfall_falls_and_account_stays_solvent(
+    act, ma, keeper_bot, keeper, lender, trader, usdc, weth
+):
+    """Deep account (10 WETH at $1,720 against 16,800 USDC: health 0.29). Repaying 8,400 USDC at the
+    health-based discount (5.25%) would pay more discount than the $400 of equity; the equity floor
+    lowers it to E / (repay value + E), so the shortfall falls and equity stays >= 0."""
+    _long_eth_at(act, lender, keeper, trader, usdc, weth, "1720")
+    before = act.health(trader)
+    assert 0 < before.equity < before.mmr and before.health < 3 * 10**17
+
+    step = keeper_bot.liquidate(trader, 0, usdc, weth, amount(usdc, "8400"))
+
+    assert step is not None and not step.bad_debt
+    repay_value = step.quote.repay * 10**12
+    assert step.quote.discount == mul_div_down(before.equity, WAD, repay_value + before.equity)
+    after = act.health(trader)
+    assert int(ma.rawBalance(trader, 0, weth.token)) > 0  # collateral left: a partial liquidation
+    assert after.mmr - after.equity < before.mmr - before.equity
+    assert after.equity >= 0
+
+
+def test_liquidation__deep_but_solvent_account__closed_in_full_without_bad_debt(
+    act, ma, keeper_bot, keeper, lender, trader, usdc, weth
+):
+    """docs/liquidation.md, "equity floor": below health ~0.5 the target is out of reach and the
+    account is closed in full; the discount is lowered to E / (D + E) so the keeper's discount is
+    the $400 of equity and no bad debt is left (10 WETH at $1,720 against 16,800 USDC)."""
+    _long_eth_at(act, lender, keeper, trader, usdc, weth, "1720")
+    h = act.health(trader)
+    assert 0 < h.equity < h.mmr
+    debt_value = int(-ma.balanceOf(trader, 0, usdc.token)) * 10**12
+
+    step = keeper_bot.liquidate(trader, 0, usdc, weth, MAX_UINT256)
+
+    assert step is not None
+    assert step.quote.discount == mul_div_down(h.equity, WAD, debt_value + h.equity)
+    assert not step.bad_debt
+    assert int(ma.balanceOf(trader, 0, usdc.token)) == 0
+    # All WETH but rounding dust goes to the keeper: its discount is the account's equity.
+    assert int(ma.rawBalance(trader, 0, weth.token)) <= amount(weth, "0.000001")
+
+
+def test_target_cap__settlement_rounds_the_debt_up__target_health_still_reached(
+    act, ma, keeper_bot, market, accounts, deployer, keeper, lender, trader, usdc, weth
+):
+    """A partial repayment burns scaled debt rounded down, so the account may owe a unit more than
+    debt - repay; the target cap repays that slack too, and the target is reached exactly."""
+    seed_frozen_market(act, lender, accounts[6], deployer)  # borrow indices above 1.0, frozen
+    market.refresh()
+    params = keeper_bot.params
+    index = market.indices["USDC"]
+    assert index > WAD
+    # The first borrow (20,000 USDC + k * 0.007919) whose capped liquidation at ETH $2,150 leaves
+    # more debt than debt - repay (the rounding the cap must cover).
+    for k in range(200):
+        borrow = amount(usdc, "20000") + k * 7919
+        raws = {"USDC": -market.scaled_borrow("USDC", borrow), "WETH": amount(weth, "10")}
+        market.prices["WETH"] = 2150 * WAD
+        before = market.positions(None, 0, raws)
+        q = keeper_bot.mirror_quote(before, usdc, weth, MAX_UINT256)
+        left = debt_tokens(-(raws["USDC"] + q.repay * WAD // index), index)
+        if q.ok and q.seize < raws["WETH"] and left > before["USDC"].tokens - q.repay:
+            break
+    else:
+        raise RuntimeError("no borrow in the search is rounded against the account")
+    market.refresh()
+    act.deposit(weth, trader, "10")
+    act.borrow(usdc, trader, borrow)
+    act.set_price(weth, "2150")
+    act.fund(usdc, keeper, "30000")
+
+    step = keeper_bot.liquidate(trader, 0, usdc, weth, MAX_UINT256)
+
+    assert step is not None and step.quote == q
+    assert int(ma.rawBalance(trader, 0, weth.token)) > 0
+    assert -int(ma.balanceOf(trader, 0, usdc.token)) == left
+    equity, _, mmr, health = chain_health(ma, trader, 0)
+    assert equity * WAD >= params.target_health * mmr
+    assert health < params.target_health + 10**12  # and not much further
 
 
 def test_time_passes__one_year_of_interest__debt_grows_health_falls_lenders_and_insurance_earn(

@@ -2,7 +2,8 @@
 
 A hypothesis RuleBasedStateMachine drives lenders, two traders with two sub-accounts each, price
 moves, time and a keeper. Every example starts from the same chain snapshot (funded wallets and
-vaults) and is rolled back afterwards.
+vaults) and is rolled back afterwards. The machine runs once per module (fixture `fuzz`); the tests
+below read what it found.
 
 Invariants, checked after every step:
   * for each asset, token.balanceOf(MarginAccount) == totalCollateral == the sum of the accounts'
@@ -11,15 +12,28 @@ Invariants, checked after every step:
   * cash + totalBorrows - insuranceFund == totalAssets;
   * the accounts owe the vault at least its totalBorrows (per-account debts round up);
   * tokens are conserved: wallets + MarginAccount + vaults == start + what the test minted.
-And per action: the chain accepts a borrow, withdrawal or transfer exactly when the mirror says the
+Per action: the chain accepts a borrow, withdrawal or transfer exactly when the mirror says the
 account stays at or above IMR (a refusal is InsufficientMargin with the mirror's values), and an
-accepted one leaves equity >= IMR. Liquidations are checked step by step by `Keeper`.
+accepted one leaves equity >= IMR. Liquidations (single, with a random repay bound up to 2**256-1,
+and batches) are checked step by step by `Keeper` (quote or exact revert, event, balances, keeper
+and vault token balances, vault books, bad-debt write-off), and after each one:
+  * no debt is left worth more than 0 and less than its asset's minDebtValue, unless it already was
+    before and the liquidation did not touch it, or the liquidation took all of the seized
+    collateral asset (the next liquidation may then close the dust);
+  * an account that still holds collateral never ends with a larger shortfall MMR - equity (the
+    issue's "health"; the ratio equity / MMR can fall for deep accounts, docs/liquidation.md), and a
+    solvent account is never made insolvent (equity floor). Breaches are recorded, not raised, so
+    one run reports them all.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
+import pytest
 from ape import chain
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -31,10 +45,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from solvent.risk import WAD, debt_tokens
+from solvent.risk import MAX_UINT256, WAD, debt_tokens, value_up
 from tests.utils.helpers import MAX_UINT, amount
 from tests.utils.scenarios import (
     Keeper,
+    Liquidation,
     Market,
     batch_read,
     chain_health,
@@ -70,11 +85,33 @@ account_st = st.integers(0, 3)  # index into the four (trader, sub) accounts
 pick_st = st.integers(0, 255)  # picks among the assets (or pairs) an action applies to
 bps_st = st.integers(1, 10_000)
 usd_st = st.integers(100, 60_000)
+# A liquidation's repay bound: a share of the debt in bps, or 2**256-1 ("as much as allowed").
+repay_st = st.one_of(st.just(MAX_UINT256), bps_st)
+ACTIONS = (
+    "borrow",
+    "withdraw",
+    "transfer",
+    "refused",
+    "own_collateral",
+    "repay",
+    "liquidate",
+    "liquidate_max",
+    "liquidate_refused",
+    "liquidate_batch",
+    "partial_with_collateral_left",
+)
 
 
-def test_random_action_sequences__any_order__accounting_invariants_hold(
-    system, act, ma, keeper, lender, trader, trader2
-):
+@dataclass
+class FuzzRun:
+    """What the machine did (action -> count) and the breaches of the health invariant it saw."""
+
+    seen: dict[str, int]
+    health_drops: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def fuzz(system, act, ma, keeper, lender, trader, trader2) -> FuzzRun:
     assets = system.assets
     traders = (trader, trader2)
     for sym in SYMBOLS:
@@ -92,6 +129,8 @@ def test_random_action_sequences__any_order__accounting_invariants_hold(
     holders = [*wallets, ma, *(a.vault for a in assets.values())]
     market = Market(system)
     bot = Keeper(system, keeper, market)
+    run = FuzzRun(seen=dict.fromkeys(ACTIONS, 0))
+    seen = run.seen
 
     def tokens_everywhere() -> dict[str, int]:
         calls = [(assets[s].token.balanceOf, h) for s in SYMBOLS for h in holders]
@@ -99,10 +138,34 @@ def test_random_action_sequences__any_order__accounting_invariants_hold(
         n = len(holders)
         return {s: sum(values[i * n : (i + 1) * n]) for i, s in enumerate(SYMBOLS)}
 
+    def check_liquidation(step: Liquidation) -> None:
+        """The invariants every settled liquidation must keep (see the module docstring)."""
+        for sym, after in step.after.items():
+            if after.raw >= 0:
+                continue
+            left = value_up(after.tokens, after.price, after.scale)
+            if 0 < left < after.min_debt_value:
+                before = step.before.get(sym)
+                untouched = sym != step.debt and before is not None and before.raw == after.raw
+                took_all = sym == step.debt and step.after[step.collateral].raw <= 0
+                assert untouched or took_all, (
+                    f"{step.owner}#{step.sub} left {sym} dust worth {left}: {step}"
+                )
+        h0, h1 = step.health_before, step.health_after
+        if any(p.raw > 0 for p in step.after.values()):
+            if step.quote.repay < step.before[step.debt].tokens:
+                seen["partial_with_collateral_left"] += 1
+            # The issue's measure of health: the shortfall MMR - equity never grows.
+            if h1.mmr - h1.equity > h0.mmr - h0.equity:
+                run.health_drops.append(f"shortfall grew {h0} -> {h1}: {step}")
+        # Equity floor: a solvent account is never made insolvent, up to the debt units the
+        # settlement's scaled rounding may leave (ceil(index) + 1 of the repaid asset).
+        debt = step.before[step.debt]
+        units = -(-debt.index // WAD) + 1 if debt.index else 1
+        if h0.equity > 0 and h1.equity < -value_up(units, debt.price, debt.scale):
+            run.health_drops.append(f"solvent account made insolvent {h0} -> {h1}: {step}")
+
     start = tokens_everywhere()
-    seen = dict.fromkeys(
-        ("borrow", "withdraw", "transfer", "refused", "own_collateral", "repay", "liquidate"), 0
-    )
 
     class Protocol(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -288,25 +351,52 @@ def test_random_action_sequences__any_order__accounting_invariants_hold(
             act.warp(seconds)
             act.refresh_feeds()
 
-        @rule(pick=pick_st, bps=bps_st)
-        def liquidate(self, pick, bps):
-            """The keeper liquidates one (account, debt, collateral) of the liquidatable accounts."""
+        def targets(self) -> list[tuple[Any, int, str, str, int]]:
+            """(owner, sub, debt, collateral, debt owed) of every pair of every account, those of
+            the liquidatable accounts first."""
             market.refresh()
-            targets = []
+            first, then = [], []
             for owner, sub in accounts:
                 positions = market.positions(owner, sub)
-                if not market.health(positions).liquidatable:
-                    continue
+                into = first if market.health(positions).liquidatable else then
                 for d, dp in positions.items():
                     for c, cp in positions.items():
                         if dp.raw < 0 < cp.raw:
-                            targets.append((owner, sub, d, c, dp.tokens))
+                            into.append((owner, sub, d, c, dp.tokens))
+            return first + then
+
+        @rule(pick=pick_st, repay=repay_st)
+        def liquidate(self, pick, repay):
+            """The keeper liquidates one (account, debt, collateral) pair, repaying `repay` bps of
+            the debt or at most 2**256-1 (as much as the engine allows). Picks land mostly on the
+            liquidatable accounts; a refusal (healthy, dust) must be the mirror's exact revert."""
+            targets = self.targets()
             if not targets:
                 return
             owner, sub, d, c, owed = targets[pick % len(targets)]
-            max_repay = max(1, owed * bps // 10_000)
-            if bot.liquidate(owner, sub, assets[d], assets[c], max_repay) is not None:
-                seen["liquidate"] += 1
+            max_repay = MAX_UINT256 if repay == MAX_UINT256 else max(1, owed * repay // 10_000)
+            self.liquidate_one(owner, sub, d, c, max_repay)
+
+        def liquidate_one(self, owner, sub, d, c, max_repay) -> None:
+            step = bot.liquidate(owner, sub, assets[d], assets[c], max_repay)
+            if step is None:
+                seen["liquidate_refused"] += 1
+                return
+            seen["liquidate_max" if max_repay == MAX_UINT256 else "liquidate"] += 1
+            check_liquidation(step)
+
+        @rule(pair=st.integers(0, 5), duplicate=st.booleans())
+        def liquidate_batch(self, pair, duplicate):
+            """liquidateBatch over all four accounts for one (debt, collateral) pair (optionally one
+            listed twice): the accounts that cannot be liquidated in it are skipped."""
+            pairs = [(d, c) for d in SYMBOLS for c in SYMBOLS if d != c]
+            d, c = pairs[pair % len(pairs)]
+            targets = [*accounts, accounts[0]] if duplicate else list(accounts)
+            done = bot.liquidate_batch(targets, assets[d], assets[c])
+            if done:
+                seen["liquidate_batch"] += 1
+            for step in done:
+                check_liquidation(step)
 
         # ---------------------------------------------------------------- invariants
         @invariant()
@@ -342,17 +432,50 @@ def test_random_action_sequences__any_order__accounting_invariants_hold(
     chain.provider.make_request("anvil_setBlockTimestampInterval", [1])
     try:
         _run(Protocol)
-        _scripted_pass(Protocol())
+        _scripted_pass(Protocol(), act, market, accounts)
     finally:
         chain.provider.make_request("anvil_removeBlockTimestampInterval", [])
-    # Hypothesis's sequences adapt to earlier outcomes, so which actions they hit is not fixed; the
-    # scripted pass guarantees that every kind of checked action ran at least once.
-    assert all(n > 0 for n in seen.values()), seen
+    return run
 
 
-def _scripted_pass(machine: RuleBasedStateMachine) -> None:
+def test_random_action_sequences__any_order__accounting_invariants_hold(fuzz):
+    # Every invariant above is asserted while the machine runs (fixture `fuzz`). Hypothesis's
+    # sequences adapt to earlier outcomes, so which actions they hit is not fixed; the scripted
+    # pass guarantees that every kind of checked action ran at least once.
+    assert all(n > 0 for n in fuzz.seen.values()), fuzz.seen
+
+
+def test_random_action_sequences__liquidation_never_grows_shortfall_nor_makes_solvent_insolvent(
+    fuzz,
+):
+    assert fuzz.seen["partial_with_collateral_left"] > 0
+    assert fuzz.health_drops == []
+
+
+def _weth_price_for_health(market: Market, owner: Any, sub: int, health: int) -> Decimal:
+    """WETH price (USD per whole token, 8 decimals as the feed takes it) at which the account's
+    health is about `health`: bisection on the mirror, for an account whose health rises with the
+    WETH price (long ETH)."""
+    raws = market.raw_balances(owner, sub)
+
+    def health_at(cents: int) -> int:
+        market.prices["WETH"] = cents * 10**10  # 1e-8 USD -> USD WAD
+        return market.health(market.positions(owner, sub, raws)).health
+
+    lo, hi = 1, 10**6 * 10**8
+    assert health_at(lo) < health <= health_at(hi), "the account is not long ETH"
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if health_at(mid) < health else (lo, mid)
+    market.refresh()
+    return Decimal(hi) / 10**8
+
+
+def _scripted_pass(machine: Any, act: Any, market: Market, accounts: list[tuple[Any, int]]) -> None:
     """One fixed sequence through the same rules and invariants: borrow (accepted, refused, own
-    collateral), withdraw, transfer, repay, then an ETH crash and a keeper liquidation."""
+    collateral), withdraw, transfer, repay; after an ETH fall a batch (with a duplicate) that
+    liquidates the long-ETH account, a refused liquidation of a healthy account; then the cross
+    account at health 0.3: a partial liquidation (which lowers its health) and a full one."""
     steps = [
         (machine.opening_prices, {"wbtc": "1", "weth": "1.25"}),
         (machine.borrow, {"acct": 0, "pick": 0, "bps": 5_000}),
@@ -360,13 +483,34 @@ def _scripted_pass(machine: RuleBasedStateMachine) -> None:
         (machine.withdraw, {"acct": 0, "pick": 0, "bps": 5_000}),
         (machine.transfer, {"owner_idx": 0, "from_sub": 0, "pick": 0, "bps": 5_000}),
         (machine.repay, {"acct": 0, "pick": 0, "bps": 5_000, "everything": False}),
-        (machine.move_price, {"sym": "WETH", "factor": "0.6"}),
-        (machine.liquidate, {"pick": 0, "bps": 10_000}),
     ]
     try:
         for step, kwargs in steps:
             step(**kwargs)
             machine.accounting()
+        # The cross account (trader2#0: WBTC + WETH against USDC) at health 0.3: repay 10%, then
+        # as much as allowed.
+        owner, sub = accounts[2]
+        act.set_price(market.assets["WETH"], _weth_price_for_health(market, owner, sub, 3 * 10**17))
+        positions = market.refresh().positions(owner, sub)
+        assert 0 < market.health(positions).health < 4 * 10**17
+        owed = positions["USDC"].tokens
+        machine.liquidate_one(owner, sub, "USDC", "WETH", owed // 10)
+        machine.accounting()
+        machine.liquidate_one(owner, sub, "USDC", "WBTC", MAX_UINT256)
+        machine.accounting()
+        # ETH moves until the long-ETH account is at health 0.9; a batch liquidates it.
+        act.set_price(
+            market.assets["WETH"], _weth_price_for_health(market, *accounts[0], 9 * 10**17)
+        )
+        machine.liquidate_batch(pair=1, duplicate=True)  # USDC debt, WETH collateral
+        machine.accounting()
+        healthy = [
+            t for t in machine.targets() if not market.health(market.positions(*t[:2])).liquidatable
+        ]
+        owner, sub, d, c, owed = healthy[0]
+        machine.liquidate_one(owner, sub, d, c, owed)  # AccountHealthy
+        machine.accounting()
     finally:
         machine.teardown()
 

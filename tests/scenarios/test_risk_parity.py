@@ -1,21 +1,39 @@
 """Parity: solvent.risk against the chain, to the wei, on many random accounts and markets.
 
 Each seed opens 20 accounts over six traders and four sub-account ids (including the largest
-uint96): random deposits in 1-3 assets, then random borrows in the other assets sized with the
-mirror, some of them beyond the initial margin on purpose. The mirror must predict every borrow's
-outcome (success, or InsufficientMargin with the exact equity and requirement) and then, through a
-crash, months of interest and a pump, every account's equity, IMR, MMR and health, every
-liquidation snapshot and every liquidation quote of the liquidatable accounts.
+uint96): random deposits in 1-3 assets (a few of them small, so that debts come close to the dust
+floor), then random borrows in the other assets sized with the mirror, some of them beyond the
+initial margin on purpose. The mirror must predict every borrow's outcome (success, or
+InsufficientMargin with the exact equity and requirement) and then, through a crash, months of
+interest and a pump:
+  * every account's equity, IMR, MMR and health, and `Liquidator.lens` of the whole book (status,
+    repay, seize, insurance fee and discount of every pair);
+  * every liquidation snapshot, and `Liquidator.quote` of every pair of the liquidatable accounts
+    for repay bounds around the target cap, the dust floor and the whole debt (up to 2**256-1),
+    or its exact revert (DustRemaining, AccountHealthy, NoCollateral, ZeroAmount, SameAsset);
+  * liquidations (single and batch) executed from those quotes, with their events, balances,
+    vault books and bad-debt write-offs (tests/utils/scenarios.Keeper).
+Views are read at the latest block and every transaction is pinned to its timestamp, so no
+interest accrues between a read and the call it is compared with.
 """
 
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from decimal import Decimal
 
 import pytest
 
-from solvent.risk import WAD
+from solvent.risk import (
+    MAX_UINT256,
+    WAD,
+    Status,
+    account_lens,
+    liquidation_snapshot,
+    target_repay_cap,
+    value_up,
+)
 from tests.utils.scenarios import as_tuple, chain_health, pin_next_block, revert_of
 
 SEEDS = (7, 2024)
@@ -38,15 +56,17 @@ def _open_book(rng, system, act, ma, market, traders):
         owner, sub = traders[i % len(traders)], SUBS[i // len(traders)]
         book.append((owner, sub))
         collateral = rng.sample(symbols, rng.choice((1, 1, 2, 2, 3)))
+        small = i % 5 == 4  # every fifth account is small: its debts sit near the dust floor
         for sym in collateral:
-            units = market.units_for_usd(sym, rng.randint(500 * WAD, 150_000 * WAD))
+            usd = rng.randint(150, 600) if small else rng.randint(500, 150_000)
+            units = market.units_for_usd(sym, usd * WAD)
             ma.deposit(owner, sub, system.asset(sym).token, units, sender=owner)
         others = [s for s in symbols if s not in collateral]
         for sym in rng.sample(others, rng.randint(min(1, len(others)), len(others))):
             market.refresh()
             positions = market.positions(owner, sub)
             before = market.health(positions)
-            imf = market.factors[sym][1]
+            imf = market.params[sym].imf
             # Largest debt value keeping equity >= IMR: headroom / (1 + imf); every fourth attempt
             # goes past it.
             most = (before.equity - before.imr) * WAD // (WAD + imf)
@@ -72,37 +92,132 @@ def _open_book(rng, system, act, ma, market, traders):
     return book, refused
 
 
-def _check_book(rng, system, ma, liquidator, market, keeper_bot, book) -> tuple[int, int]:
-    """Assert chain == mirror on every account; returns (liquidatable accounts, quotes checked)."""
+def _repay_bounds(rng, debt: int, cap: int, dust_units: int) -> list[int]:
+    """Repay bounds around everything the pricing branches on: 1, random, the target cap and its
+    neighbours, just short of the whole debt and of the dust floor, the debt, 2**256-1."""
+    bounds = {1, rng.randint(1, debt), debt, debt + 1, MAX_UINT256, max(1, debt - 1)}
+    if 0 < cap < MAX_UINT256:
+        bounds |= {cap, max(1, cap - 1), cap + 1}
+    if 0 < dust_units < debt:
+        bounds |= {debt - dust_units, debt - dust_units + 1}
+    return sorted(bounds)
+
+
+def _check_book(rng, system, ma, liquidator, market, keeper_bot, book, stats) -> list:
+    """Assert chain == mirror on every account, its lens entry and every quote of its pairs.
+    Returns the liquidatable accounts with their mirror lens."""
     market.refresh()
-    liquidatable = quotes = 0
-    for owner, sub in book:
+    params = keeper_bot.params
+    lenses = market.chain_lens(liquidator, book)
+    liquidatable = []
+    for (owner, sub), chain_lens in zip(book, lenses, strict=True):
         positions = market.positions(owner, sub)
         mirror = market.health(positions)
         assert chain_health(ma, owner, sub) == as_tuple(mirror), (owner, sub)
         assert bool(ma.isLiquidatable(owner, sub)) == mirror.liquidatable
+        lens = account_lens(positions, params)
+        assert chain_lens == lens, (owner, sub)
+        for pair in lens.pairs:
+            stats[pair.status] += 1
         if not mirror.liquidatable:
+            if lens.pairs:  # quote refuses a healthy account with its equity and MMR
+                pair = lens.pairs[0]
+                debt, coll = system.asset(pair.debt_asset), system.asset(pair.collateral_asset)
+                keeper_bot.check_quote(owner, sub, debt, coll, MAX_UINT256)
             continue
-        liquidatable += 1
-        debts = [s for s, p in positions.items() if p.raw < 0]
-        collaterals = [s for s, p in positions.items() if p.raw > 0]
-        for d in debts:
-            for c in collaterals:
-                debt, coll = system.asset(d), system.asset(c)
-                snap = ma.liquidationSnapshot(owner, sub, debt.token, coll.token)
-                assert (snap.equity, snap.mmr) == (mirror.equity, mirror.mmr)
-                assert (snap.debt, snap.debtPrice) == (positions[d].tokens, positions[d].price)
-                assert (snap.collateral, snap.collateralPrice) == (
-                    positions[c].raw,
-                    positions[c].price,
-                )
-                owed = positions[d].tokens
-                for max_repay in (rng.randint(1, owed), owed, 2 * owed + rng.randint(0, 10**6)):
-                    q = keeper_bot.mirror_quote(positions, debt, coll, max_repay)
-                    on_chain = liquidator.quote(owner, sub, debt.token, coll.token, max_repay)
-                    assert tuple(int(x) for x in on_chain) == (q.repay, q.seize, q.insurance_fee)
-                    quotes += 1
-    return liquidatable, quotes
+        liquidatable.append(((owner, sub), lens))
+        for pair in lens.pairs:
+            d, c = pair.debt_asset, pair.collateral_asset
+            debt, coll = system.asset(d), system.asset(c)
+            snap = liquidation_snapshot(positions, d, c)
+            chain_snap = ma.liquidationSnapshot(owner, sub, debt.token, coll.token)
+            assert (chain_snap.equity, chain_snap.mmr) == (mirror.equity, mirror.mmr)
+            assert (chain_snap.debt, chain_snap.collateral) == (snap.debt, snap.collateral)
+            assert (chain_snap.minDiscount, chain_snap.maxDiscount, chain_snap.minDebtValue) == (
+                snap.min_discount,
+                snap.max_discount,
+                snap.min_debt_value,
+            )
+            cap = (
+                target_repay_cap(snap, pair.discount, params.target_health)
+                if snap.equity > 0
+                else 0
+            )
+            dust_units = market.units_for_usd(d, snap.min_debt_value)
+            for max_repay in _repay_bounds(rng, snap.debt, cap, dust_units):
+                q, err = keeper_bot.check_quote(owner, sub, debt, coll, max_repay)
+                stats["quotes"] += 1
+                stats["reverts" if err else "ok_quotes"] += 1
+                if err:
+                    stats[err[0]] += 1
+                if err is None:
+                    _check_quote_properties(market, positions, d, c, q, params, snap, max_repay)
+        # Errors that do not depend on the pair's pricing.
+        pair = lens.pairs[0] if lens.pairs else None
+        if pair is not None:
+            debt, coll = system.asset(pair.debt_asset), system.asset(pair.collateral_asset)
+            keeper_bot.check_quote(owner, sub, debt, coll, 0)  # ZeroAmount
+            keeper_bot.check_quote(owner, sub, debt, debt, 1)  # SameAsset
+            keeper_bot.check_quote(owner, sub, coll, debt, 1)  # NothingToRepay
+            absent = [s for s in system.assets if s not in positions]
+            if absent:
+                keeper_bot.check_quote(owner, sub, debt, system.asset(absent[0]), 1)  # NoCollateral
+    return liquidatable
+
+
+def _check_quote_properties(market, positions, d, c, q, params, snap, max_repay) -> None:
+    """What every accepted quote guarantees, on the mirror's state after it: repay within the bound,
+    no dust left unless the last collateral goes, the target health reached when the target cap
+    bound the repayment."""
+    assert 0 < q.repay <= min(max_repay, snap.debt)
+    assert q.seize <= snap.collateral
+    raws = {s: p.raw for s, p in positions.items()}
+    left = snap.debt - q.repay
+    raws[d] = 0 if left == 0 else positions[d].raw + q.repay * WAD // positions[d].index
+    raws[c] -= q.seize
+    after = market.positions(None, 0, raws)
+    left_value = value_up(after[d].tokens, after[d].price, after[d].scale) if d in after else 0
+    last_taken = q.seize == snap.collateral and snap.collateral_assets == 1
+    assert left_value == 0 or left_value >= snap.min_debt_value or last_taken
+    if snap.equity > 0 and max_repay == MAX_UINT256 and q.seize < snap.collateral and left > 0:
+        # The target cap bound the repayment: equity is back to at least T * MMR, the settlement's
+        # rounding of the debt included.
+        health = market.health(after)
+        assert health.equity * WAD >= params.target_health * health.mmr, (d, c, q, health)
+
+
+def _liquidate_some(rng, system, keeper_bot, liquidatable) -> int:
+    """Execute one liquidation per liquidatable account (random OK pair, random repay bound)."""
+    done = 0
+    for (owner, sub), lens in liquidatable:
+        ok = [p for p in lens.pairs if p.status == Status.OK]
+        if not ok:
+            continue
+        pair = rng.choice(ok)
+        bound = rng.choice((MAX_UINT256, pair.max_repay, max(1, pair.max_repay // 2)))
+        step = keeper_bot.liquidate(
+            owner, sub, system.asset(pair.debt_asset), system.asset(pair.collateral_asset), bound
+        )
+        done += step is not None
+    return done
+
+
+def _liquidate_batch(system, keeper_bot, liquidatable, book) -> int:
+    """liquidateBatch on the pair the most accounts can be liquidated in, with a duplicate and a
+    healthy or unrelated account mixed in (both skipped)."""
+    groups = defaultdict(list)
+    for account, lens in liquidatable:
+        for p in lens.pairs:
+            if p.status == Status.OK:
+                groups[(p.debt_asset, p.collateral_asset)].append(account)
+    if not groups:
+        return 0
+    (d, c), accounts = max(groups.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    others = [a for a in book if a not in accounts][:1]
+    targets = [*accounts, accounts[0], *others]
+    done = keeper_bot.liquidate_batch(targets, system.asset(d), system.asset(c))
+    assert len(done) == len(accounts)
+    return len(done)
 
 
 def _move_prices(rng, act, system, lo: int, hi: int) -> None:
@@ -113,31 +228,37 @@ def _move_prices(rng, act, system, lo: int, hi: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_account_health_and_quotes__random_accounts_and_markets__chain_equals_mirror(
-    seed, system, act, ma, liquidator, market, keeper_bot, lender, traders
+def test_health_lens_and_quotes__random_accounts_and_markets__chain_equals_mirror(
+    seed, system, act, ma, liquidator, market, keeper_bot, keeper, lender, traders
 ):
     rng = random.Random(seed)
     for sym, liquidity in LIQUIDITY.items():
         act.lend(system.asset(sym), lender, liquidity)
-    for t in traders:
+    for t in (*traders, keeper):
         for sym, funds in TRADER_FUNDS.items():
             act.fund(system.asset(sym), t, funds)
+    stats: dict = defaultdict(int)
 
     book, refused = _open_book(rng, system, act, ma, market, traders)
     assert refused >= 1  # some borrows were refused exactly as the mirror predicted
-    opened = _check_book(rng, system, ma, liquidator, market, keeper_bot, book)
-    assert opened == (0, 0)  # every account was opened within its initial margin
+    assert _check_book(rng, system, ma, liquidator, market, keeper_bot, book, stats) == []
 
-    # Crash: minutes pass, WBTC and WETH fall 10-50%, USDC wobbles.
+    # Crash: minutes pass, WBTC and WETH fall 10-50%, USDC wobbles; liquidate one pair of each.
     act.warp(rng.randint(60, 3_000))
     _move_prices(rng, act, system, 5_000, 9_000)
-    crashed = _check_book(rng, system, ma, liquidator, market, keeper_bot, book)
+    crashed = _check_book(rng, system, ma, liquidator, market, keeper_bot, book, stats)
+    liquidated = _liquidate_some(rng, system, keeper_bot, crashed)
+    _check_book(rng, system, ma, liquidator, market, keeper_bot, book, stats)
 
-    # Four months of interest, then WBTC and WETH pump 20-100% (shorts suffer).
+    # Four months of interest, then WBTC and WETH pump 20-100% (shorts suffer); one batch.
     act.warp(120 * 86_400)
     act.refresh_feeds()
     _move_prices(rng, act, system, 12_000, 20_000)
-    pumped = _check_book(rng, system, ma, liquidator, market, keeper_bot, book)
+    pumped = _check_book(rng, system, ma, liquidator, market, keeper_bot, book, stats)
+    batched = _liquidate_batch(system, keeper_bot, pumped, book)
+    _check_book(rng, system, ma, liquidator, market, keeper_bot, book, stats)
 
-    assert crashed[0] + pumped[0] >= 3
-    assert crashed[1] + pumped[1] >= 9
+    assert len(crashed) + len(pumped) >= 3
+    assert liquidated >= 2 and batched >= 1
+    assert stats["ok_quotes"] >= 30 and stats["DustRemaining"] >= 5, dict(stats)
+    assert stats[Status.OK] >= 3 and stats[Status.HEALTHY] >= 10, dict(stats)

@@ -1,10 +1,12 @@
 """Helpers for the scenario, parity and invariant tests (tests/scenarios).
 
-`Market` reads the per-asset inputs of the risk mirror (prices, borrow indices, margin factors) and
-builds an account's positions keyed by asset, so a test can price hypothetical states (a borrow or a
-withdrawal before it happens) with `solvent.risk`. `Keeper` liquidates through the Liquidator and
-checks every liquidation against the mirror: the on-chain quote, the Liquidated event, the account's
-balances afterwards and the bad-debt write-off when the account is left without collateral.
+`Market` reads the per-asset inputs of the risk mirror (prices, borrow indices, margin factors,
+liquidation parameters) and builds an account's positions keyed by asset, so a test can price
+hypothetical states (a borrow or a withdrawal before it happens) with `solvent.risk`. `Keeper`
+liquidates through the Liquidator and checks every liquidation against the mirror: the on-chain
+quote (or the exact revert), the Liquidated event, the account's balances, the keeper's and the
+vault's token balances and books afterwards, and the bad-debt write-off when the account is left
+without collateral.
 
 Exactness: anvil's views run at the latest block's timestamp, and `pin_next_block` stamps the next
 transaction with that same timestamp, so no interest accrues between what a test reads and what the
@@ -24,14 +26,20 @@ from web3.exceptions import ContractCustomError
 from solvent.deploy import DeployedAsset, Deployment
 from solvent.rates import to_assets
 from solvent.risk import (
+    MAX_UINT256,
     WAD,
+    AccountLens,
+    EngineParams,
     Health,
     LiquidationQuote,
+    LiquidationSnapshot,
     Position,
     account_health,
     debt_tokens,
+    liquidation_snapshot,
     mul_div_down,
-    quote_liquidation,
+    price_liquidation,
+    quote_error,
     scaled_debt_for_borrow,
 )
 
@@ -56,30 +64,43 @@ def _error_abi(selector: bytes, contract: Any) -> Any:
     return _ERRORS.get(selector)
 
 
-def revert_of(method: Any, *args: Any, sender: Any = None) -> tuple[str, dict[str, Any]] | None:
+def _decode_error(raw: bytes, contract: Any) -> tuple[str, dict[str, Any]]:
+    abi = _error_abi(raw[:4], contract)
+    assert abi is not None, f"unknown custom error {raw[:4].hex()}"
+    values = decode([i.canonical_type for i in abi.inputs], raw[4:])
+    return abi.name, {
+        i.name: to_checksum_address(v) if i.canonical_type == "address" else v
+        for i, v in zip(abi.inputs, values, strict=True)
+    }
+
+
+def outcome_of(method: Any, *args: Any, sender: Any = None) -> tuple[str, Any]:
     """eth_call `method(*args)` from `sender` at the latest block, as the transaction would run.
 
-    Returns None when it succeeds, else the custom error's name and inputs (decoded with the ABIs
-    of the MarginAccount, Liquidator and Vault, so errors bubbling up from an inner call decode
-    too). It bypasses ape's revert handling, which renders a full call-tree trace per revert
-    (about half a second each); use it where a test checks many expected reverts.
+    Returns ("ok", outputs) when it succeeds (one output unwrapped, several as a tuple), else the
+    custom error's name and inputs (decoded with the ABIs of the MarginAccount, Liquidator, Vault
+    and oracle, so errors bubbling up from an inner call decode too). It bypasses ape's revert
+    handling, which renders a full call-tree trace per revert (about half a second each); use it
+    where a test checks many expected reverts.
     """
     contract = method.contract
     tx = {"to": contract.address, "data": method.encode_input(*args)}
     if sender is not None:
         tx["from"] = sender.address
     try:
-        chain.provider.web3.eth.call(tx)
+        result = chain.provider.web3.eth.call(tx)
     except ContractCustomError as err:
-        raw = bytes.fromhex(str(err.data).removeprefix("0x"))
-        abi = _error_abi(raw[:4], contract)
-        assert abi is not None, f"unknown custom error {raw[:4].hex()}"
-        values = decode([i.canonical_type for i in abi.inputs], raw[4:])
-        return abi.name, {
-            i.name: to_checksum_address(v) if i.canonical_type == "address" else v
-            for i, v in zip(abi.inputs, values, strict=True)
-        }
-    return None
+        return _decode_error(bytes.fromhex(str(err.data).removeprefix("0x")), contract)
+    types = [o.canonical_type for o in method.abis[0].outputs]
+    values = decode(types, bytes(result))
+    return "ok", values[0] if len(values) == 1 else values
+
+
+def revert_of(method: Any, *args: Any, sender: Any = None) -> tuple[str, dict[str, Any]] | None:
+    """The custom error (name, inputs) `method(*args)` reverts with now, or None if it succeeds
+    (see `outcome_of`)."""
+    outcome = outcome_of(method, *args, sender=sender)
+    return None if outcome[0] == "ok" else outcome
 
 
 def batch_read(*calls: tuple[Any, ...]) -> list[Any]:
@@ -118,20 +139,48 @@ def expected_convert_to_assets(shares: int, total_assets: int, total_supply: int
     return to_assets(shares, total_supply, total_assets)
 
 
+@dataclass(frozen=True)
+class AssetParams:
+    """Risk parameters of a listed asset as the MarginAccount stores them (WAD; dust floor USD WAD)."""
+
+    scale: int
+    imf: int
+    mmf: int
+    min_discount: int
+    max_discount: int
+    min_debt_value: int
+
+
 class Market:
-    """Mirror inputs per asset. Margin factors are read once; prices and indices on `refresh()`."""
+    """Mirror inputs per asset. Parameters are read once; prices and indices on `refresh()`.
+
+    Assets (and so positions) are kept in listing order, the order the chain iterates them in.
+    """
 
     def __init__(self, system: Deployment) -> None:
         self.system = system
         self.ma = system.margin_account
         self.assets: dict[str, DeployedAsset] = dict(system.assets)
-        self.factors: dict[str, tuple[int, int, int]] = {}
-        for sym, a in self.assets.items():
-            cfg = self.ma.assetConfig(a.token)
-            self.factors[sym] = (int(cfg.scale), int(cfg.imf), int(cfg.mmf))
+        self.params: dict[str, AssetParams] = {}
+        self.reload_params()
+        self.symbol_of = {a.token.address.lower(): s for s, a in self.assets.items()}
         self.prices: dict[str, int] = {}
         self.indices: dict[str, int] = {}
         self.refresh()
+
+    def reload_params(self) -> None:
+        """Re-read every asset's margin factors and liquidation parameters."""
+        configs = batch_read(*((self.ma.assetConfig, a.token) for a in self.assets.values()))
+        for sym, cfg in zip(self.assets, configs, strict=True):
+            # AssetConfig: vault, id, listed, scale, imf, mmf, caps x2, minDiscount, maxDiscount, minDebtValue
+            _, _, listed, scale, imf, mmf, _, _, min_d, max_d, min_debt = cfg
+            assert listed, sym
+            self.params[sym] = AssetParams(scale, imf, mmf, min_d, max_d, min_debt)
+
+    @property
+    def factors(self) -> dict[str, tuple[int, int, int]]:
+        """symbol -> (scale, imf, mmf)"""
+        return {s: (p.scale, p.imf, p.mmf) for s, p in self.params.items()}
 
     def refresh(self) -> Market:
         """Re-read prices and borrow indices at the latest block."""
@@ -146,14 +195,17 @@ class Market:
         return self
 
     def position(self, symbol: str, raw: int) -> Position:
-        scale, imf, mmf = self.factors[symbol]
+        p = self.params[symbol]
         return Position(
             raw=raw,
             price=self.prices[symbol],
-            scale=scale,
-            imf=imf,
-            mmf=mmf,
+            scale=p.scale,
+            imf=p.imf,
+            mmf=p.mmf,
             index=self.indices[symbol] if raw < 0 else WAD,
+            min_discount=p.min_discount,
+            max_discount=p.max_discount,
+            min_debt_value=p.min_debt_value,
         )
 
     def raw_balances(self, owner: Any, sub: int) -> dict[str, int]:
@@ -164,9 +216,9 @@ class Market:
     def positions(
         self, owner: Any, sub: int, raws: dict[str, int] | None = None
     ) -> dict[str, Position]:
-        """Non-zero positions of an account keyed by symbol (from `raws` if given)."""
+        """Non-zero positions of an account keyed by symbol, in listing order (from `raws` if given)."""
         raws = self.raw_balances(owner, sub) if raws is None else raws
-        return {sym: self.position(sym, raw) for sym, raw in raws.items() if raw != 0}
+        return {sym: self.position(sym, raws[sym]) for sym in self.assets if raws.get(sym, 0) != 0}
 
     def health(self, positions: dict[str, Position]) -> Health:
         return account_health(positions.values())
@@ -177,7 +229,20 @@ class Market:
 
     def units_for_usd(self, symbol: str, value: int) -> int:
         """Token units worth `value` USD WAD, rounded down."""
-        return mul_div_down(value, self.factors[symbol][0], self.prices[symbol])
+        return mul_div_down(value, self.params[symbol].scale, self.prices[symbol])
+
+    def chain_lens(self, liquidator: Any, accounts: list[tuple[Any, int]]) -> list[AccountLens]:
+        """Liquidator.lens of `accounts` at the latest block, pairs keyed by symbol."""
+        targets = [(_address(o), s) for o, s in accounts]
+        entries = batch_read((liquidator.lens, targets))[0]
+        return [AccountLens.from_chain(e, self.symbol) for e in entries]
+
+    def symbol(self, address: Any) -> str:
+        return self.symbol_of[str(address).lower()]
+
+
+def _address(who: Any) -> str:
+    return str(who.address) if hasattr(who, "address") else str(who)
 
 
 def chain_health(ma: Any, owner: Any, sub: int) -> tuple[int, int, int, int]:
@@ -192,11 +257,37 @@ def as_tuple(h: Health) -> tuple[int, int, int, int]:
 
 @dataclass
 class Liquidation:
-    """One executed liquidation: the mirror's quote (equal to the chain's) and its receipt."""
+    """One executed liquidation: the mirror's quote (equal to the chain's), its receipt, the bad
+    debt written off (symbol -> (amount, covered, socialized)) and the account before and after
+    (positions at the same prices, and their health)."""
 
+    owner: str
+    sub: int
+    debt: str
+    collateral: str
     quote: LiquidationQuote
     receipt: Any
-    bad_debt: dict[str, tuple[int, int, int]]  # symbol -> (amount, covered, socialized)
+    bad_debt: dict[str, tuple[int, int, int]]
+    before: dict[str, Position]
+    after: dict[str, Position]
+
+    @property
+    def health_before(self) -> Health:
+        return account_health(self.before.values())
+
+    @property
+    def health_after(self) -> Health:
+        return account_health(self.after.values())
+
+
+@dataclass(frozen=True)
+class _Books:
+    """Per asset: (insurance fund, total borrows, cash) of its vault, the keeper's and the
+    MarginAccount's token balances."""
+
+    vaults: dict[str, tuple[int, int, int]]
+    keeper: dict[str, int]
+    margin_account: dict[str, int]
 
 
 class Keeper:
@@ -208,8 +299,13 @@ class Keeper:
         self.market = market or Market(system)
         self.ma = system.margin_account
         self.liquidator = system.liquidator
-        self.penalty = int(self.liquidator.penalty())
-        self.insurance_share = int(self.liquidator.insuranceShare())
+        self.params = EngineParams.from_chain(self.liquidator)
+
+    # ------------------------------------------------------------------ mirror
+    def snapshot(
+        self, positions: dict[str, Position], debt: DeployedAsset, collateral: DeployedAsset
+    ) -> LiquidationSnapshot:
+        return liquidation_snapshot(positions, debt.symbol, collateral.symbol)
 
     def mirror_quote(
         self,
@@ -218,88 +314,310 @@ class Keeper:
         collateral: DeployedAsset,
         max_repay: int,
     ) -> LiquidationQuote:
-        return quote_liquidation(
-            health=account_health(positions.values()),
-            debt=positions[debt.symbol],
-            collateral=positions[collateral.symbol],
+        return price_liquidation(self.snapshot(positions, debt, collateral), max_repay, self.params)
+
+    def expected_error(
+        self,
+        positions: dict[str, Position],
+        debt: DeployedAsset,
+        collateral: DeployedAsset,
+        max_repay: int,
+    ) -> tuple[str, dict[str, Any]] | None:
+        snap = self.snapshot(positions, debt, collateral)
+        return quote_error(
+            price_liquidation(snap, max_repay, self.params),
+            snap,
+            debt_asset=debt.token.address,
+            collateral_asset=collateral.token.address,
             max_repay=max_repay,
-            penalty=self.penalty,
-            insurance_share=self.insurance_share,
         )
 
+    def check_quote(
+        self, owner: Any, sub: int, debt: DeployedAsset, collateral: DeployedAsset, max_repay: int
+    ) -> tuple[LiquidationQuote, tuple[str, dict[str, Any]] | None]:
+        """Mirror quote of the account as it stands, asserted equal to Liquidator.quote (or to its
+        revert, exactly); returns the quote and the expected error (None when it goes through)."""
+        positions = self.market.positions(owner, sub)
+        q = self.mirror_quote(positions, debt, collateral, max_repay)
+        err = self.expected_error(positions, debt, collateral, max_repay)
+        outcome = outcome_of(
+            self.liquidator.quote, owner, sub, debt.token, collateral.token, max_repay
+        )
+        if err is None:
+            assert outcome == ("ok", q.as_chain_quote()), (owner, sub, debt.symbol, max_repay)
+        else:
+            assert outcome == err, (owner, sub, debt.symbol, collateral.symbol, max_repay)
+        return q, err
+
+    # ------------------------------------------------------------------ books
+    def _books(self) -> _Books:
+        assets = self.market.assets
+        calls: list[tuple[Any, ...]] = []
+        for a in assets.values():
+            calls += [
+                (a.vault.insuranceFund,),
+                (a.vault.totalBorrows,),
+                (a.vault.cash,),
+                (a.token.balanceOf, self.account.address),
+                (a.token.balanceOf, self.ma.address),
+            ]
+        v = batch_read(*calls)
+        return _Books(
+            vaults={s: (v[5 * i], v[5 * i + 1], v[5 * i + 2]) for i, s in enumerate(assets)},
+            keeper={s: v[5 * i + 3] for i, s in enumerate(assets)},
+            margin_account={s: v[5 * i + 4] for i, s in enumerate(assets)},
+        )
+
+    @staticmethod
+    def _after_raws(
+        before: dict[str, Position], debt: str, collateral: str, q: LiquidationQuote
+    ) -> dict[str, int]:
+        """Stored balances after settlement: the repayment burns scaled debt rounded down (all of
+        it when it covers the debt); the seized collateral leaves the account."""
+        d, c = before[debt], before[collateral]
+        raws = {sym: p.raw for sym, p in before.items()}
+        raws[debt] = 0 if q.repay >= d.tokens else d.raw + q.repay * WAD // d.index
+        raws[collateral] = c.raw - q.seize
+        return raws
+
+    def _write_off(
+        self, raws: dict[str, int], vaults: dict[str, list[int]]
+    ) -> tuple[dict[str, int], dict[str, tuple[int, int, int]]]:
+        """An account left without collateral has every debt written off, asset by asset: each
+        vault realizes at most its total borrows, insurance fund first, the rest from lenders.
+        Settlement books the repayment and the fee (of the whole batch) first (`_book_repayment`),
+        so the fee just paid is in the insurance fund that covers the bad debt."""
+        if any(r > 0 for r in raws.values()) or not any(r < 0 for r in raws.values()):
+            return raws, {}
+        bad: dict[str, tuple[int, int, int]] = {}
+        for sym, r in raws.items():
+            if r >= 0:
+                continue
+            amount = debt_tokens(-r, self.market.indices[sym])
+            insurance, borrows, _ = vaults[sym]
+            written_off = min(amount, borrows)
+            covered = min(written_off, insurance)
+            bad[sym] = (amount, covered, written_off - covered)
+            vaults[sym][0] -= covered
+            vaults[sym][1] -= written_off
+        return dict.fromkeys(raws, 0), bad
+
+    def _bad_debt_events(
+        self, tx: Any
+    ) -> list[tuple[str, str, int, dict[str, tuple[int, int, int]]]]:
+        out: dict[tuple[str, int], dict[str, tuple[int, int, int]]] = {}
+        for e in tx.events.filter(self.ma.BadDebtWrittenOff):
+            key = (str(e.owner), int(e.subId))
+            out.setdefault(key, {})[self.market.symbol(e.asset)] = (
+                int(e.amount),
+                int(e.covered),
+                int(e.socialized),
+            )
+        return out  # type: ignore[return-value]
+
+    @staticmethod
+    def _book_repayment(vaults: dict[str, list[int]], debt: str, repay: int, fee: int) -> None:
+        """The vault books a repayment: total borrows fall by it (at most to zero), the fee goes to
+        the insurance fund, repay + fee into cash."""
+        vaults[debt][0] += fee
+        vaults[debt][1] -= min(repay, vaults[debt][1])
+        vaults[debt][2] += repay + fee
+
+    def _check_books(
+        self,
+        before: _Books,
+        vaults: dict[str, list[int]],
+        debt: str,
+        collateral: str,
+        repay: int,
+        fee: int,
+        seize: int,
+    ) -> None:
+        """Vault books (`vaults`: the expected ones), keeper and MarginAccount token balances
+        after a settlement."""
+        after = self._books()
+        assert after.vaults == {s: tuple(v) for s, v in vaults.items()}
+        expected_keeper = dict(before.keeper)
+        expected_keeper[debt] -= repay + fee
+        expected_keeper[collateral] += seize
+        assert after.keeper == expected_keeper
+        expected_ma = dict(before.margin_account)
+        expected_ma[collateral] -= seize
+        assert after.margin_account == expected_ma
+
+    # ------------------------------------------------------------------ actions
     def liquidate(
         self, owner: Any, sub: int, debt: DeployedAsset, collateral: DeployedAsset, max_repay: int
     ) -> Liquidation | None:
-        """Liquidate (owner, sub) once. Returns None (after checking the revert) when the mirror
-        says the liquidation would increase the shortfall."""
+        """Liquidate (owner, sub) once, pinned to the latest block's timestamp. Returns None (after
+        checking that quote and liquidate revert exactly as the mirror says) when it cannot."""
         market = self.market.refresh()
         before = market.positions(owner, sub)
-        q = self.mirror_quote(before, debt, collateral, max_repay)
-        on_chain = self.liquidator.quote(owner, sub, debt.token, collateral.token, max_repay)
-        assert tuple(int(x) for x in on_chain) == (q.repay, q.seize, q.insurance_fee)
-
-        if q.shortfall_after > q.shortfall_before:
-            assert revert_of(
-                self.liquidator.liquidate,
-                *(owner, sub, debt.token, collateral.token, max_repay, 0),
-                sender=self.account,
-            ) == (
-                "LiquidationIncreasesRisk",
-                {"shortfallBefore": q.shortfall_before, "shortfallAfter": q.shortfall_after},
-            )
+        chain_snap = batch_read(
+            (self.ma.liquidationSnapshot, owner, sub, debt.token, collateral.token)
+        )[0]
+        assert LiquidationSnapshot.from_chain(chain_snap) == self.snapshot(before, debt, collateral)
+        q, err = self.check_quote(owner, sub, debt, collateral, max_repay)
+        args = (owner, sub, debt.token, collateral.token, max_repay, q.seize, b"")
+        if err is not None:
+            assert revert_of(self.liquidator.liquidate, *args, sender=self.account) == err
             return None
-        vaults = batch_read(
-            *(
-                call
-                for a in market.assets.values()
-                for call in ((a.vault.insuranceFund,), (a.vault.totalBorrows,))
-            )
-        )
+        if q.seize > 0:  # the slippage bound is checked against the quote, to the unit
+            assert revert_of(
+                self.liquidator.liquidate, *args[:5], q.seize + 1, b"", sender=self.account
+            ) == ("SlippageExceeded", {"seized": q.seize, "minSeized": q.seize + 1})
+        books = self._books()
         pin_next_block()
-        tx = self.liquidator.liquidate(
-            owner, sub, debt.token, collateral.token, max_repay, q.seize, sender=self.account
+        tx = self.liquidator.liquidate(*args, sender=self.account)
+
+        vaults = {s: list(v) for s, v in books.vaults.items()}
+        self._book_repayment(vaults, debt.symbol, q.repay, q.insurance_fee)
+        raws, bad = self._write_off(
+            self._after_raws(before, debt.symbol, collateral.symbol, q), vaults
         )
         [ev] = tx.events.filter(self.ma.Liquidated)
-        assert (int(ev.repaid), int(ev.seized), int(ev.insuranceFee)) == (
+        assert (
+            ev.owner,
+            int(ev.subId),
+            ev.liquidator,
+            ev.debtAsset,
+            int(ev.repaid),
+            ev.collateralAsset,
+            int(ev.seized),
+            int(ev.insuranceFee),
+            int(ev.discount),
+            int(ev.health),
+            int(ev.badDebt),
+        ) == (
+            _address(owner),
+            sub,
+            self.account.address,
+            debt.token.address,
             q.repay,
+            collateral.token.address,
             q.seize,
             q.insurance_fee,
+            q.discount,
+            q.health,
+            bad.get(debt.symbol, (0, 0, 0))[0],
         )
-        assert ev.liquidator == self.account.address
-
-        # Expected balances: the repayment burns scaled debt rounded down (all of it when it
-        # covers the debt); the seized collateral leaves the account.
-        d, c = before[debt.symbol], before[collateral.symbol]
-        raws = {sym: p.raw for sym, p in before.items()}
-        raws[debt.symbol] = 0 if q.repay >= d.tokens else d.raw + q.repay * WAD // d.index
-        raws[collateral.symbol] = c.raw - q.seize
-        expected_bad: dict[str, int] = {}
-        if not any(r > 0 for r in raws.values()) and any(r < 0 for r in raws.values()):
-            expected_bad = {
-                sym: debt_tokens(-r, market.indices[sym]) for sym, r in raws.items() if r < 0
-            }
-            raws = dict.fromkeys(raws, 0)
-        bad_debt = {}
-        for e in tx.events.filter(self.ma.BadDebtWrittenOff):
-            sym = next(s for s, a in market.assets.items() if a.token.address == e.asset)
-            bad_debt[sym] = (int(e.amount), int(e.covered), int(e.socialized))
-        assert {s: v[0] for s, v in bad_debt.items()} == expected_bad
-        # Each vault writes off at most its total borrows, insurance fund first (which already
-        # holds this liquidation's fee), the rest from the lenders.
-        for i, sym in enumerate(market.assets):
-            if sym not in bad_debt:
-                continue
-            insurance, borrows = vaults[2 * i], vaults[2 * i + 1]
-            if sym == debt.symbol:
-                insurance += q.insurance_fee
-                borrows -= min(q.repay, borrows)
-            amount, covered, socialized = bad_debt[sym]
-            written_off = min(amount, borrows)
-            assert covered == min(written_off, insurance)
-            assert socialized == written_off - covered
+        assert self._bad_debt_events(tx) == ({(_address(owner), sub): bad} if bad else {})
+        self._check_books(
+            books, vaults, debt.symbol, collateral.symbol, q.repay, q.insurance_fee, q.seize
+        )
         actual = market.raw_balances(owner, sub)
         assert {s: r for s, r in actual.items() if r} == {s: r for s, r in raws.items() if r}
-        return Liquidation(quote=q, receipt=tx, bad_debt=bad_debt)
+        return Liquidation(
+            owner=_address(owner),
+            sub=sub,
+            debt=debt.symbol,
+            collateral=collateral.symbol,
+            quote=q,
+            receipt=tx,
+            bad_debt=bad,
+            before=before,
+            after=market.positions(owner, sub, raws),
+        )
+
+    def liquidate_batch(
+        self,
+        targets: list[tuple[Any, int]],
+        debt: DeployedAsset,
+        collateral: DeployedAsset,
+        min_seized_total: int = 0,
+    ) -> list[Liquidation]:
+        """liquidateBatch of `targets`, pinned to the latest block's timestamp: every target priced
+        by the mirror on the state before the batch (MAX_UINT256 repay), non-OK and repeated ones
+        skipped with their status, the rest settled; events, balances and books checked."""
+        market = self.market.refresh()
+        seen: set[tuple[str, int]] = set()
+        plan = []  # (owner, sub, before, quote) of the targets to settle
+        skipped = []
+        for owner, sub in targets:
+            key = (_address(owner), sub)
+            before = market.positions(owner, sub)
+            q = self.mirror_quote(before, debt, collateral, MAX_UINT256)
+            if q.ok and key in seen:
+                skipped.append((key, 5))
+            elif not q.ok:
+                skipped.append((key, int(q.status)))
+            else:
+                seen.add(key)
+                plan.append((key, before, q))
+        repaid = sum(q.repay for _, _, q in plan)
+        seized = sum(q.seize for _, _, q in plan)
+        fees = sum(q.insurance_fee for _, _, q in plan)
+        call = (self.liquidator.liquidateBatch, [(_address(o), s) for o, s in targets])
+        call_args = (*call[1:], debt.token, collateral.token)
+        outcome = outcome_of(call[0], *call_args, min_seized_total, sender=self.account)
+        if seized < min_seized_total:
+            assert outcome == (
+                "SlippageExceeded",
+                {"seized": seized, "minSeized": min_seized_total},
+            )
+            return []
+        assert outcome == ("ok", (repaid, seized, len(plan)))
+        books = self._books()
+        pin_next_block()
+        tx = self.liquidator.liquidateBatch(*call_args, min_seized_total, sender=self.account)
+
+        skip_events = [
+            ((str(e.owner), int(e.subId)), int(e.status))
+            for e in tx.events.filter(self.liquidator.LiquidationSkipped)
+        ]
+        assert skip_events == skipped
+        vaults = {s: list(v) for s, v in books.vaults.items()}
+        self._book_repayment(vaults, debt.symbol, repaid, fees)  # one booking for the batch
+        events = list(tx.events.filter(self.ma.Liquidated))
+        bad_events = self._bad_debt_events(tx)
+        assert len(events) == len(plan)
+        done = []
+        for ev, (key, before, q) in zip(events, plan, strict=True):
+            raws, bad = self._write_off(
+                self._after_raws(before, debt.symbol, collateral.symbol, q), vaults
+            )
+            assert (
+                (str(ev.owner), int(ev.subId)),
+                ev.liquidator,
+                ev.debtAsset,
+                int(ev.repaid),
+                ev.collateralAsset,
+                int(ev.seized),
+                int(ev.insuranceFee),
+                int(ev.discount),
+                int(ev.health),
+                int(ev.badDebt),
+            ) == (
+                key,
+                self.account.address,
+                debt.token.address,
+                q.repay,
+                collateral.token.address,
+                q.seize,
+                q.insurance_fee,
+                q.discount,
+                q.health,
+                bad.get(debt.symbol, (0, 0, 0))[0],
+            )
+            assert bad_events.get(key, {}) == bad
+            actual = market.raw_balances(*key)
+            assert {s: r for s, r in actual.items() if r} == {s: r for s, r in raws.items() if r}
+            done.append(
+                Liquidation(
+                    owner=key[0],
+                    sub=key[1],
+                    debt=debt.symbol,
+                    collateral=collateral.symbol,
+                    quote=q,
+                    receipt=tx,
+                    bad_debt=bad,
+                    before=before,
+                    after=market.positions(*key, raws),
+                )
+            )
+        assert set(bad_events) <= {(d.owner, d.sub) for d in done}
+        self._check_books(books, vaults, debt.symbol, collateral.symbol, repaid, fees, seized)
+        return done
 
     def liquidate_until_safe(
         self,
@@ -319,6 +637,6 @@ class Keeper:
             if int(self.ma.rawBalance(owner, sub, collateral.token)) <= 0:
                 return done
             step = self.liquidate(owner, sub, debt, collateral, chunk)
-            assert step is not None, "a liquidation was refused as risk-increasing"
+            assert step is not None, "a liquidation was refused"
             done.append(step)
         raise AssertionError(f"still liquidatable after {max_steps} liquidations")
