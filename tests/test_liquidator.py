@@ -25,6 +25,7 @@ from eth_utils import keccak
 from hexbytes import HexBytes
 from web3.exceptions import ContractCustomError
 
+from solvent import risk
 from solvent.deploy import DeployedAsset
 from solvent.risk import (
     MAX_UINT256,
@@ -115,42 +116,42 @@ def target_cap(s: Snap, d: int, target: int, slack: bool = True) -> int:
 
 
 def engine_quote(s: Snap, max_repay: int, share: int, target: int, slack: bool = True) -> Quote:
-    """The liquidation the engine should price, from the specification, every rounding against
-    the liquidator (status != OK: why it cannot go ahead)."""
-    if s.equity >= s.mmr:
-        return Quote("HEALTHY")
-    if s.debt == 0:
-        return Quote("NO_DEBT")
-    if s.collateral == 0:
-        return Quote("NO_COLLATERAL")
-    health = health_of(s.equity, s.mmr)
-    d = discount_of(health, s.min_discount, s.max_discount)
-    cap = s.debt
-    if s.equity > 0:
-        cap = min(cap, target_cap(s, d, target, slack))
-    if cap < s.debt and mul_div_up(s.debt - cap, s.debt_price, s.debt_scale) < s.min_debt_value:
-        cap = s.debt  # the debt left would be dust: all of it may go
-    repay = min(max_repay, cap)
-    if s.equity > 0:  # equity floor: the discount value paid stays within the equity
-        repay_value = mul_div_up(repay, s.debt_price, s.debt_scale)
-        d = min(d, mul_div_down(s.equity, WAD, repay_value + s.equity))
-    keep = WAD - d
-    seize = mul_div_down(
-        mul_div_down(mul_div_down(repay, s.debt_price, s.debt_scale), WAD, keep),
-        s.coll_scale,
-        s.coll_price,
+    """The liquidation the engine should price: solvent.risk.price_liquidation (the one Python
+    mirror of Liquidator._price) on this snapshot. slack=False prices with the target cap as it was
+    before the settlement-rounding fix (target_cap above), to pick accounts where that fix matters."""
+    snap = risk.LiquidationSnapshot(
+        equity=s.equity,
+        mmr=s.mmr,
+        debt=s.debt,
+        collateral=s.collateral,
+        debt_price=s.debt_price,
+        collateral_price=s.coll_price,
+        debt_scale=s.debt_scale,
+        collateral_scale=s.coll_scale,
+        debt_mmf=s.debt_mmf,
+        collateral_mmf=s.coll_mmf,
+        min_discount=s.min_discount,
+        max_discount=s.max_discount,
+        min_debt_value=s.min_debt_value,
+        collateral_assets=s.collateral_assets,
+        debt_index=s.debt_index,
     )
-    if seize > s.collateral:
-        seize = s.collateral
-        value = mul_div_up(s.collateral, s.coll_price, s.coll_scale)
-        repay = min(repay, mul_div_up(mul_div_up(value, keep, WAD), s.debt_scale, s.debt_price))
-    left = 0
-    if repay < s.debt:
-        left = mul_div_up(s.debt - repay, s.debt_price, s.debt_scale)
-        if left < s.min_debt_value and seize != s.collateral:
-            return Quote("DUST", repay, seize, 0, d, health, left)
-    fee = mul_div_up(mul_div_up(repay, d, keep), share, WAD)
-    return Quote("OK", repay, seize, fee, d, health, left)
+    params = risk.EngineParams(insurance_share=share, target_health=target)
+    if slack:
+        q = risk.price_liquidation(snap, max_repay, params)
+    else:
+        health = health_of(s.equity, s.mmr) if s.equity < s.mmr else 0
+        cap = target_cap(s, discount_of(health, s.min_discount, s.max_discount), target, False)
+        q = risk.price_liquidation(snap, min(max_repay, cap), params)
+    return Quote(
+        STATUS[int(q.status)],
+        q.repay,
+        q.seize,
+        q.insurance_fee,
+        q.discount,
+        q.health,
+        q.debt_left_value,
+    )
 
 
 # ====================================================================== chain readers
