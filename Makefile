@@ -44,9 +44,11 @@ $(STAMP_PY): requirements.lock pyproject.toml
 	$(BIN)/python -m pip check
 	touch $@
 
+# `npm ci` installs exactly the committed lock and never rewrites it (set-up leaves `git status`
+# clean); it fails loudly if package.json and the lock disagree (then: `npm install`, commit the lock).
 $(STAMP_NODE): package.json package-lock.json
 	@echo ">> node packages (anvil, forge, cast, solc-js, OpenZeppelin, Chainlink)"
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(STAMP_FOUNDRY): | $(STAMP_NODE)
