@@ -4,24 +4,29 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
+import {ILiquidationEngine} from "../interfaces/ILiquidationEngine.sol";
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {IMarginAccount} from "../interfaces/IMarginAccount.sol";
 import {WAD} from "./libraries/Constants.sol";
+import {LiquidationMath} from "./libraries/LiquidationMath.sol";
 import {MathLib} from "./libraries/MathLib.sol";
 
 /// @title Liquidator
-/// @notice The liquidation engine: health-based Dutch-auction discount, partial liquidation to a
-///         target health, dust rule, flash liquidation, batch liquidation and a lens for keepers.
-///         See ILiquidator for the rules and docs/liquidation.md for the derivation.
+/// @notice The liquidation engine: a discount that never lowers an account's health, an insurance
+///         fee and an insurance-funded keeper floor, partial liquidation to a target health, the dust
+///         rule, flash and batch liquidation, and a lens for keepers. See ILiquidator for the rules
+///         and docs/liquidation.md for the derivation.
 /// @dev Units: token amounts in token units, prices and values in USD WAD, factors in WAD.
 ///      With d the discount, p the oracle prices and s the token scales:
 ///        seize = repay * p_debt / s_debt / (1 - d) * s_coll / p_coll            (rounded down)
 ///        fee   = repay * d / (1 - d) * insuranceShare                           (rounded up)
+///        tip   = repay * (dMin / (1 - dMin) - d / (1 - d)) * (1 - insuranceShare) when d < dMin (down)
 ///      The target cap solves E' = T * MMR' for the repaid value R, where a liquidation changes
 ///        equity by R - R / (1 - d) and MMR by -(R * mmf_debt + R / (1 - d) * mmf_coll):
 ///        R = (T * MMR - E) / ((1 + T * mmf_debt) - (1 - T * mmf_coll) / (1 - d))
-///      The MarginAccount keeps maxDiscount below the bound that makes the denominator positive.
-contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
+///      Settlement happens in the MarginAccount, which takes the snapshot, calls `price` and checks
+///      the quote against its own bounds.
+contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, ReentrancyGuardTransient {
     using MathLib for uint256;
 
     /// @notice Role allowed to change the engine parameters.
@@ -44,22 +49,12 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
 
     Params internal _params;
 
-    /// @dev One priced liquidation.
-    struct Quote {
-        Status status;
-        uint256 repay;
-        uint256 seize;
-        uint256 fee;
-        uint256 discount;
-        uint256 health;
-        uint256 debtLeftValue;
-    }
-
     /// @param marginAccount_ The MarginAccount to settle on.
     /// @param admin Receives DEFAULT_ADMIN_ROLE and RISK_ADMIN_ROLE.
     /// @param insuranceShare_ Share of the discount value for the insurance fund, WAD.
     /// @param targetHealth_ Health a partial liquidation restores, WAD.
     constructor(IMarginAccount marginAccount_, address admin, uint256 insuranceShare_, uint256 targetHealth_) {
+        if (address(marginAccount_) == address(0) || admin == address(0)) revert ZeroAddress();
         marginAccount = marginAccount_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(RISK_ADMIN_ROLE, admin);
@@ -83,14 +78,28 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
         return _params.targetHealth;
     }
 
+    /// @inheritdoc ILiquidationEngine
+    function price(IMarginAccount.LiquidationSnapshot calldata snapshot, uint256 maxRepay)
+        external
+        view
+        returns (IMarginAccount.LiquidationQuote memory)
+    {
+        return _price(snapshot, maxRepay, _params);
+    }
+
     /// @inheritdoc ILiquidator
     function quote(address owner, uint96 subId, address debtAsset, address collateralAsset, uint256 maxRepay)
         external
         view
-        returns (uint256 repay, uint256 seize, uint256 insuranceFee, uint256 discount)
+        returns (uint256 repay, uint256 seize, uint256 insuranceFee, uint256 insuranceTip, uint256 discount)
     {
-        (Quote memory q,) = _quoteOrRevert(owner, subId, debtAsset, collateralAsset, maxRepay);
-        return (q.repay, q.seize, q.fee, q.discount);
+        if (maxRepay == 0) revert ZeroAmount();
+        if (debtAsset == collateralAsset) revert SameAsset(debtAsset);
+        IMarginAccount.LiquidationSnapshot memory s =
+            marginAccount.liquidationSnapshot(owner, subId, debtAsset, collateralAsset);
+        IMarginAccount.LiquidationQuote memory q = _price(s, maxRepay, _params);
+        _revertUnlessOk(q, s, debtAsset, collateralAsset, maxRepay);
+        return (q.repay, q.seize, q.insuranceFee, q.insuranceTip, q.discount);
     }
 
     /// @inheritdoc ILiquidator
@@ -103,54 +112,31 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
         uint256 minSeized,
         bytes calldata data
     ) external nonReentrant returns (uint256 repay, uint256 seize) {
-        (Quote memory q, IMarginAccount.LiquidationSnapshot memory s) =
-            _quoteOrRevert(owner, subId, debtAsset, collateralAsset, maxRepay);
-        if (q.seize < minSeized) revert SlippageExceeded(q.seize, minSeized);
-        marginAccount.settleLiquidation(_settlement(owner, subId, debtAsset, collateralAsset, q, s), data);
-        return (q.repay, q.seize);
+        if (maxRepay == 0) revert ZeroAmount();
+        if (debtAsset == collateralAsset) revert SameAsset(debtAsset);
+        return marginAccount.settleLiquidation(
+            IMarginAccount.LiquidationOrder({
+                owner: owner,
+                subId: subId,
+                liquidator: msg.sender,
+                debtAsset: debtAsset,
+                collateralAsset: collateralAsset,
+                maxRepay: maxRepay,
+                minSeized: minSeized
+            }),
+            data
+        );
     }
 
     /// @inheritdoc ILiquidator
-    function liquidateBatch(IMarginAccount.AccountId[] calldata targets, address debtAsset, address collateralAsset, uint256 minSeizedTotal)
-        external
-        nonReentrant
-        returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated)
-    {
+    function liquidateBatch(
+        IMarginAccount.AccountId[] calldata targets,
+        address debtAsset,
+        address collateralAsset,
+        uint256 minSeizedPerRepaid
+    ) external nonReentrant returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated) {
         if (debtAsset == collateralAsset) revert SameAsset(debtAsset);
-        Params memory params = _params;
-        IMarginAccount.Settlement[] memory batch = new IMarginAccount.Settlement[](targets.length);
-        IMarginAccount.LiquidationSnapshot[] memory snaps =
-            marginAccount.liquidationSnapshots(targets, debtAsset, collateralAsset);
-        for (uint256 i; i < targets.length; ++i) {
-            IMarginAccount.AccountId calldata t = targets[i];
-            IMarginAccount.LiquidationSnapshot memory s = snaps[i];
-            Quote memory q = _price(s, type(uint256).max, params);
-            if (q.status != Status.OK || _listedBefore(batch, liquidated, t)) {
-                emit LiquidationSkipped(t.owner, t.subId, q.status == Status.OK ? Status.DUPLICATE : q.status);
-                continue;
-            }
-            batch[liquidated++] = _settlement(t.owner, t.subId, debtAsset, collateralAsset, q, s);
-            repaidTotal += q.repay;
-            seizedTotal += q.seize;
-        }
-        if (seizedTotal < minSeizedTotal) revert SlippageExceeded(seizedTotal, minSeizedTotal);
-        assembly ("memory-safe") {
-            mstore(batch, liquidated) // drop the unused tail
-        }
-        if (liquidated > 0) marginAccount.settleLiquidationBatch(batch);
-    }
-
-    /// @dev Whether (t.owner, t.subId) is already among the first `n` settlements of the batch
-    ///      (a duplicate would be priced on the state before its first liquidation).
-    function _listedBefore(IMarginAccount.Settlement[] memory batch, uint256 n, IMarginAccount.AccountId calldata t)
-        internal
-        pure
-        returns (bool)
-    {
-        for (uint256 i; i < n; ++i) {
-            if (batch[i].owner == t.owner && batch[i].subId == t.subId) return true;
-        }
-        return false;
+        return marginAccount.settleLiquidationBatch(targets, msg.sender, debtAsset, collateralAsset, minSeizedPerRepaid);
     }
 
     /// @inheritdoc ILiquidator
@@ -167,21 +153,24 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
         return marginAccount.writeOffBadDebt(owner, subId);
     }
 
-    // ================================================================== internal
+    // ================================================================== internal: pricing
 
-    function _quoteOrRevert(address owner, uint96 subId, address debtAsset, address collateralAsset, uint256 maxRepay)
-        internal
-        view
-        returns (Quote memory q, IMarginAccount.LiquidationSnapshot memory s)
-    {
-        if (maxRepay == 0) revert ZeroAmount();
-        if (debtAsset == collateralAsset) revert SameAsset(debtAsset);
-        s = marginAccount.liquidationSnapshot(owner, subId, debtAsset, collateralAsset);
-        q = _price(s, maxRepay, _params);
-        if (q.status == Status.HEALTHY) revert AccountHealthy(s.equity, s.mmr);
-        if (q.status == Status.NO_DEBT) revert NothingToRepay(debtAsset);
-        if (q.status == Status.NO_COLLATERAL) revert NoCollateral(collateralAsset);
-        if (q.status == Status.DUST) revert DustRemaining(q.debtLeftValue, s.minDebtValue);
+    /// @dev The revert `liquidate` gives for a non-OK quote (the MarginAccount raises the same errors).
+    function _revertUnlessOk(
+        IMarginAccount.LiquidationQuote memory q,
+        IMarginAccount.LiquidationSnapshot memory s,
+        address debtAsset,
+        address collateralAsset,
+        uint256 maxRepay
+    ) internal pure {
+        IMarginAccount.LiquidationStatus st = q.status;
+        if (st == IMarginAccount.LiquidationStatus.HEALTHY) revert AccountHealthy(s.equity, s.mmr);
+        if (st == IMarginAccount.LiquidationStatus.NO_DEBT) revert NothingToRepay(debtAsset);
+        if (st == IMarginAccount.LiquidationStatus.NO_COLLATERAL) revert NoCollateral(collateralAsset);
+        if (st == IMarginAccount.LiquidationStatus.DUST) revert DustRemaining(q.debtLeftValue, s.minDebtValue);
+        if (st == IMarginAccount.LiquidationStatus.REPAY_TOO_SMALL) {
+            revert RepayTooSmall(maxRepay, s.debtIndex.mulDivUp(1, WAD));
+        }
     }
 
     /// @dev Prices the largest liquidation of the snapshot's pair with repay <= maxRepay. Every
@@ -190,62 +179,112 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
     function _price(IMarginAccount.LiquidationSnapshot memory s, uint256 maxRepay, Params memory params)
         internal
         pure
-        returns (Quote memory q)
+        returns (IMarginAccount.LiquidationQuote memory q)
     {
-        if (s.equity >= int256(s.mmr)) return _status(q, Status.HEALTHY);
-        if (s.debt == 0) return _status(q, Status.NO_DEBT);
-        if (s.collateral == 0) return _status(q, Status.NO_COLLATERAL);
+        if (s.equity >= int256(s.mmr)) return _status(q, IMarginAccount.LiquidationStatus.HEALTHY);
+        if (s.debt == 0) return _status(q, IMarginAccount.LiquidationStatus.NO_DEBT);
+        if (s.collateral == 0) return _status(q, IMarginAccount.LiquidationStatus.NO_COLLATERAL);
 
-        // Discount: a Dutch auction in health, from minDiscount at health 1 to maxDiscount at 0.
-        if (s.equity > 0) q.health = uint256(s.equity).mulDivDown(WAD, s.mmr);
-        uint256 d = s.minDiscount + (s.maxDiscount - s.minDiscount).mulDivDown(WAD - q.health, WAD); // health < 1
+        // The account's discount: the health auction, capped where the liquidation would lower health.
+        q.health = LiquidationMath.health(s.equity, s.mmr);
+        uint256 d = LiquidationMath.discount(q.health, s.minDiscount, s.maxDiscount, s.collateralMmf, s.debtMmf);
         q.discount = d;
 
         // Repay cap: the target health, unless insolvent or the debt left would be dust.
         uint256 cap = s.debt;
         if (s.equity > 0) cap = _targetCap(s, d, params.targetHealth).min(cap);
-        if (cap < s.debt && (s.debt - cap).mulDivUp(s.debtPrice, s.debtScale) < s.minDebtValue) cap = s.debt;
-        q.repay = maxRepay.min(cap);
-
-        // Equity floor: a liquidation never turns a solvent account into bad debt. The discount value
-        // it pays, repayValue * d / (1 - d), stays within the equity: d <= E / (repayValue + E).
-        if (s.equity > 0) {
-            uint256 repayValue = q.repay.mulDivUp(s.debtPrice, s.debtScale);
-            uint256 affordable = uint256(s.equity).mulDivDown(WAD, repayValue + uint256(s.equity));
-            if (affordable < q.discount) q.discount = affordable;
+        if (cap < s.debt) {
+            // What the capped repayment would really leave, in whole scaled units.
+            (, uint256 capped) = LiquidationMath.repayAtMost(s.debtScaled, s.debtIndex, s.debt, cap);
+            if ((s.debt - capped).mulDivUp(s.debtPrice, s.debtScale) < s.minDebtValue) cap = s.debt;
         }
+        bool all = _buy(s, q, maxRepay.min(cap));
+        if (q.repay == 0) return _status(q, IMarginAccount.LiquidationStatus.REPAY_TOO_SMALL);
 
-        _buyCollateral(s, q);
-
-        // Dust: never leave a debt below the floor, unless this liquidation takes all of the seized
-        // collateral asset (else an account whose collaterals are each too small could never be
-        // liquidated): the next liquidation may then repay the dust in full, and an account left
-        // with no collateral has the rest written off in this transaction.
+        // Dust: no debt below the floor is left behind, except next to the last collateral (written
+        // off now) or on an account still below maintenance (the next liquidation takes it whole).
+        // Where taking all of the collateral would leave a healthy account with dust, repay less and
+        // leave exactly the floor.
         if (q.repay < s.debt) {
             q.debtLeftValue = (s.debt - q.repay).mulDivUp(s.debtPrice, s.debtScale);
-            if (q.debtLeftValue < s.minDebtValue && q.seize != s.collateral) return _status(q, Status.DUST);
+            if (q.debtLeftValue < s.minDebtValue) {
+                if (!all) return _status(q, IMarginAccount.LiquidationStatus.DUST);
+                if (s.collateralAssets > 1 && !_liquidatableAfter(s, q)) {
+                    uint256 floorTokens = s.minDebtValue.mulDivUp(s.debtScale, s.debtPrice);
+                    if (floorTokens >= s.debt) return _status(q, IMarginAccount.LiquidationStatus.DUST);
+                    _buy(s, q, s.debt - floorTokens); // < what all of the collateral costs: a part of it
+                    if (q.repay == 0) return _status(q, IMarginAccount.LiquidationStatus.DUST);
+                    q.debtLeftValue = (s.debt - q.repay).mulDivUp(s.debtPrice, s.debtScale);
+                }
+            }
         }
-        // Insurance: its share of the discount value, d / (1 - d) of the repayment, paid on top.
-        q.fee = q.repay.mulDivUp(q.discount, WAD - q.discount).mulDivUp(params.insuranceShare, WAD);
+        _incentives(s, q, params.insuranceShare);
     }
 
-    /// @dev Collateral bought at price * (1 - discount); when the account holds less, all of it for
-    ///      a smaller repayment (rounded up).
-    function _buyCollateral(IMarginAccount.LiquidationSnapshot memory s, Quote memory q) internal pure {
+    /// @dev Fills repayScaled, repay and seize for a repayment of at most `amount` at q.discount.
+    ///      When `amount` pays for all of the collateral held, takes all of it for the smallest
+    ///      repayment that pays for it (returns true). Repayments burn whole scaled units and cost
+    ///      exactly the fall in the debt (LiquidationMath.repayAtMost / repayAtLeast).
+    function _buy(IMarginAccount.LiquidationSnapshot memory s, IMarginAccount.LiquidationQuote memory q, uint256 amount)
+        internal
+        pure
+        returns (bool all)
+    {
         uint256 keep = WAD - q.discount;
+        // Debt tokens that buy all of the collateral: its value (rounded up) at 1 - d, rounded up.
+        uint256 need = s.collateral.mulDivUp(s.collateralPrice, s.collateralScale).mulDivUp(keep, WAD).mulDivUp(
+            s.debtScale, s.debtPrice
+        );
+        if (amount >= need) {
+            (q.repayScaled, q.repay) = LiquidationMath.repayAtLeast(s.debtScaled, s.debtIndex, s.debt, need);
+            if (q.repay <= amount) {
+                q.seize = s.collateral;
+                return true;
+            }
+        }
+        (q.repayScaled, q.repay) = LiquidationMath.repayAtMost(s.debtScaled, s.debtIndex, s.debt, amount);
+        // q.repay < need here, so this is less than all of the collateral.
         q.seize = q.repay.mulDivDown(s.debtPrice, s.debtScale).mulDivDown(WAD, keep).mulDivDown(
             s.collateralScale, s.collateralPrice
         );
-        if (q.seize > s.collateral) {
-            q.seize = s.collateral;
-            uint256 value = s.collateral.mulDivUp(s.collateralPrice, s.collateralScale);
-            q.repay = value.mulDivUp(keep, WAD).mulDivUp(s.debtScale, s.debtPrice).min(q.repay);
+    }
+
+    /// @dev Insurance fee on the account's discount and, below the keeper floor (minDiscount), the
+    ///      tip from the debt vault's insurance fund that tops the keeper's net gain up to it.
+    function _incentives(
+        IMarginAccount.LiquidationSnapshot memory s,
+        IMarginAccount.LiquidationQuote memory q,
+        uint256 share
+    ) internal pure {
+        uint256 d = q.discount;
+        q.insuranceFee = q.repay.mulDivUp(d, WAD - d).mulDivUp(share, WAD);
+        if (d < s.minDiscount) {
+            uint256 gap = s.minDiscount.mulDivDown(WAD, WAD - s.minDiscount) - d.mulDivUp(WAD, WAD - d);
+            // At most what the fund holds once this liquidation's own fee is in it (as the vault
+            // books them together), so a split cannot recycle its first fee into a larger tip.
+            q.insuranceTip =
+                q.repay.mulDivDown(gap, WAD).mulDivDown(WAD - share, WAD).min(s.insuranceFund + q.insuranceFee);
         }
     }
 
+    /// @dev True only if the account is certainly still below maintenance after q: an upper bound of
+    ///      the equity after stays below a lower bound of the MMR after (every rounding accounted).
+    function _liquidatableAfter(IMarginAccount.LiquidationSnapshot memory s, IMarginAccount.LiquidationQuote memory q)
+        internal
+        pure
+        returns (bool)
+    {
+        uint256 seizeDown = q.seize.mulDivDown(s.collateralPrice, s.collateralScale);
+        uint256 seizeUp = q.seize.mulDivUp(s.collateralPrice, s.collateralScale);
+        uint256 repayUp = q.repay.mulDivUp(s.debtPrice, s.debtScale);
+        int256 equityAfter = s.equity - int256(seizeDown) + int256(repayUp);
+        uint256 mmrDrop = seizeUp.mulDivUp(s.collateralMmf, WAD) + repayUp.mulDivUp(s.debtMmf, WAD);
+        return mmrDrop < s.mmr && equityAfter < int256(s.mmr - mmrDrop);
+    }
+
     /// @dev Debt-token repay that brings equity to targetHealth * MMR (rounded up so it is reached,
-    ///      plus the settlement's rounding slack).
-    ///      Returns type(uint256).max when no partial liquidation can (denominator <= 0).
+    ///      plus the slack of whole scaled units: a repayment of at most R clears at least
+    ///      R - ceil(index) - 1). Returns type(uint256).max when no partial liquidation can.
     function _targetCap(IMarginAccount.LiquidationSnapshot memory s, uint256 d, uint256 target)
         internal
         pure
@@ -256,43 +295,21 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
         uint256 tCollMmf = target.mulDivUp(s.collateralMmf, WAD);
         uint256 loss = tCollMmf >= WAD ? 0 : (WAD - tCollMmf).mulDivUp(WAD, WAD - d);
         if (gain <= loss) return type(uint256).max;
-        // The settlement burns scaled debt rounded down and reads the rest back rounded up, so the
-        // account may owe up to ceil(index) + 1 base units more than debt - repay; each such unit
-        // costs (1 + T * mmf_debt) of its value in shortfall, which the cap must also repay.
         uint256 slackUnits = s.debtIndex.mulDivUp(1, WAD) + 1;
         shortfall += (slackUnits * s.debtPrice).mulDivUp(gain, s.debtScale * WAD);
         return shortfall.mulDivUp(WAD, gain - loss).mulDivUp(s.debtScale, s.debtPrice);
     }
 
-    function _status(Quote memory q, Status status) internal pure returns (Quote memory) {
+    function _status(IMarginAccount.LiquidationQuote memory q, IMarginAccount.LiquidationStatus status)
+        internal
+        pure
+        returns (IMarginAccount.LiquidationQuote memory)
+    {
         q.status = status;
         return q;
     }
 
-    function _settlement(
-        address owner,
-        uint96 subId,
-        address debtAsset,
-        address collateralAsset,
-        Quote memory q,
-        IMarginAccount.LiquidationSnapshot memory s
-    ) internal view returns (IMarginAccount.Settlement memory) {
-        return IMarginAccount.Settlement({
-            owner: owner,
-            subId: subId,
-            liquidator: msg.sender,
-            debtAsset: debtAsset,
-            debtId: s.debtId,
-            debtIndex: s.debtIndex,
-            repay: q.repay,
-            insuranceFee: q.fee,
-            collateralAsset: collateralAsset,
-            collateralId: s.collateralId,
-            seize: q.seize,
-            discount: q.discount,
-            health: q.health
-        });
-    }
+    // ================================================================== internal: lens
 
     /// @dev The lens entry of one account: every (debt, collateral) pair priced by `_price` from a
     ///      snapshot built exactly as `MarginAccount.liquidationSnapshot` builds it.
@@ -301,7 +318,7 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
             marginAccount.accountSnapshot(t.owner, t.subId);
         (a.equity, a.mmr, a.liquidatable) = (equity, mmr, equity < int256(mmr));
         if (mmr == 0) a.health = type(uint256).max;
-        else if (equity > 0) a.health = uint256(equity).mulDivDown(WAD, mmr);
+        else a.health = LiquidationMath.health(equity, mmr);
         uint256 debts;
         for (uint256 i; i < positions.length; ++i) {
             if (positions[i].isDebt) ++debts;
@@ -315,14 +332,15 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
                 if (positions[j].isDebt) continue;
                 IMarginAccount.LiquidationSnapshot memory s =
                     _pairSnapshot(equity, mmr, positions[i], positions[j], collaterals);
-                Quote memory q = _price(s, type(uint256).max, params);
+                IMarginAccount.LiquidationQuote memory q = _price(s, type(uint256).max, params);
                 a.pairs[n++] = PairQuote({
                     debtAsset: positions[i].asset,
                     collateralAsset: positions[j].asset,
                     status: q.status,
                     maxRepay: q.repay,
                     seize: q.seize,
-                    insuranceFee: q.fee,
+                    insuranceFee: q.insuranceFee,
+                    insuranceTip: q.insuranceTip,
                     discount: q.discount
                 });
             }
@@ -339,6 +357,7 @@ contract Liquidator is ILiquidator, AccessControl, ReentrancyGuardTransient {
         (s.equity, s.mmr, s.collateralAssets) = (equity, mmr, collaterals);
         (s.debt, s.debtPrice, s.debtScale, s.debtMmf) = (debt.tokens, debt.price, debt.scale, debt.mmf);
         (s.minDebtValue, s.debtIndex, s.debtId) = (debt.minDebtValue, debt.index, debt.id);
+        (s.debtScaled, s.insuranceFund) = (debt.scaled, debt.insuranceFund);
         (s.collateral, s.collateralPrice, s.collateralScale) = (coll.tokens, coll.price, coll.scale);
         (s.collateralMmf, s.minDiscount, s.maxDiscount, s.collateralId) =
             (coll.mmf, coll.minDiscount, coll.maxDiscount, coll.id);

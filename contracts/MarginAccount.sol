@@ -8,10 +8,12 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {ILiquidationCallback} from "../interfaces/ILiquidationCallback.sol";
+import {ILiquidationEngine} from "../interfaces/ILiquidationEngine.sol";
 import {IMarginAccount} from "../interfaces/IMarginAccount.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {WAD} from "./libraries/Constants.sol";
+import {LiquidationMath} from "./libraries/LiquidationMath.sol";
 import {MathLib} from "./libraries/MathLib.sol";
 
 /// @title MarginAccount
@@ -42,6 +44,12 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
     uint8 public constant MAX_DECIMALS = 18;
     /// @notice One basis point in WAD: factors are stored as whole basis points.
     uint256 public constant BPS = 1e14;
+    /// @dev "No asset" for `_health`'s value report (ids are below MAX_LISTED_ASSETS).
+    uint256 internal constant NO_ASSET = type(uint256).max;
+    /// @notice Lowest minDiscount an admin may set, WAD: the keeper floor must pay something.
+    uint256 public constant MIN_DISCOUNT = BPS; // 0.01%
+    /// @notice Highest maxDiscount an admin may set, WAD (the bound below is usually lower).
+    uint256 public constant MAX_DISCOUNT = 0.5e18; // 50%
 
     /// @dev Everything a position valuation reads, one slot per asset id. Factors in basis points.
     struct Market {
@@ -100,19 +108,29 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
 
     // ================================================================== admin
 
-    /// @notice Lists `asset`, lent by `vault`, with margin factors (WAD, whole basis points) and caps
-    ///         (token units). Liquidation parameters start at zero: set them with
-    ///         `setLiquidationParams` before anyone borrows against the asset.
+    /// @notice Lists `asset`, lent by `vault`, with margin factors (WAD, whole basis points), caps
+    ///         (token units) and liquidation parameters, all in one call: an asset is never listed
+    ///         without the discounts a keeper is paid in.
     /// @param asset Token to list.
     /// @param vault Vault of `asset` whose borrower is this contract.
     /// @param imf Initial margin factor, WAD.
     /// @param mmf Maintenance margin factor, WAD.
     /// @param collateralCap Cap on total collateral of `asset`, token units.
     /// @param debtCap Cap on total borrows of `vault`, token units.
-    function listAsset(address asset, address vault, uint256 imf, uint256 mmf, uint256 collateralCap, uint256 debtCap)
-        external
-        onlyRole(RISK_ADMIN_ROLE)
-    {
+    /// @param minDiscount Liquidation discount (and keeper floor) on this collateral, WAD (see setLiquidationParams).
+    /// @param maxDiscount Discount cap on this collateral, WAD.
+    /// @param minDebtValue Dust floor of a debt in this asset, USD WAD.
+    function listAsset(
+        address asset,
+        address vault,
+        uint256 imf,
+        uint256 mmf,
+        uint256 collateralCap,
+        uint256 debtCap,
+        uint256 minDiscount,
+        uint256 maxDiscount,
+        uint256 minDebtValue
+    ) external onlyRole(RISK_ADMIN_ROLE) {
         if (_idPlusOne[asset] != 0) revert AssetAlreadyListed(asset);
         uint256 id = _assetCount;
         if (id >= MAX_LISTED_ASSETS) revert TooManyListedAssets();
@@ -122,6 +140,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         uint8 decimals = IERC20Metadata(asset).decimals();
         if (decimals > MAX_DECIMALS) revert UnsupportedDecimals(asset, decimals);
         _checkMarginFactors(imf, mmf);
+        _checkLiquidationParams(minDiscount, maxDiscount, minDebtValue);
         _assetCount = id + 1;
         _idPlusOne[asset] = id + 1;
         _markets[id] = Market({
@@ -129,13 +148,14 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
             decimals: decimals,
             imfBps: uint16(imf / BPS),
             mmfBps: uint16(mmf / BPS),
-            minDiscountBps: 0,
-            maxDiscountBps: 0
+            minDiscountBps: uint16(minDiscount / BPS),
+            maxDiscountBps: uint16(maxDiscount / BPS)
         });
-        _lending[id] = Lending({vault: vault, minDebtValue: 0});
+        _lending[id] = Lending({vault: vault, minDebtValue: uint96(minDebtValue)});
         _caps[id] = Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
         emit AssetListed(asset, vault, uint8(id), imf, mmf, collateralCap, debtCap);
-        _checkDiscountBounds(); // a lower mmf lowers every asset's discount bound
+        emit LiquidationParamsSet(asset, minDiscount, maxDiscount, minDebtValue);
+        _checkDiscountBounds(); // covers the new asset's cap, and a lower mmf lowers every asset's bound
     }
 
     /// @notice Sets the margin factors of a listed asset, within MIN/MAX_MARGIN_FACTOR, mmf < imf,
@@ -154,19 +174,17 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
 
     /// @notice Sets the liquidation parameters of a listed asset.
     /// @param asset Listed token.
-    /// @param minDiscount Discount on this collateral when health is just below 1, WAD, whole basis points.
-    /// @param maxDiscount Discount cap on this collateral, WAD, whole basis points; must stay below
-    ///        (mmf + minMmf) / (1 + minMmf) (DiscountAboveBound).
+    /// @param minDiscount Discount on this collateral when health is just below 1, and the keeper
+    ///        floor the insurance fund tops up to below it, WAD, whole basis points, >= MIN_DISCOUNT.
+    /// @param maxDiscount Discount cap on this collateral, WAD, whole basis points, <= MAX_DISCOUNT;
+    ///        must stay below (mmf + minMmf) / (1 + minMmf) (DiscountAboveBound).
     /// @param minDebtValue Dust floor of a debt in this asset, USD WAD (below 2**96).
     function setLiquidationParams(address asset, uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue)
         external
         onlyRole(RISK_ADMIN_ROLE)
     {
         uint256 id = _id(asset);
-        if (
-            minDiscount > maxDiscount || minDiscount % BPS != 0 || maxDiscount % BPS != 0 || maxDiscount >= WAD
-                || minDebtValue > type(uint96).max
-        ) revert InvalidLiquidationParams(minDiscount, maxDiscount, minDebtValue);
+        _checkLiquidationParams(minDiscount, maxDiscount, minDebtValue);
         Market storage m = _markets[id];
         uint256 bound = _discountBound(m.mmfBps, _minMmfBps());
         if (maxDiscount >= bound) revert DiscountAboveBound(asset, maxDiscount, bound);
@@ -224,19 +242,18 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         if (balance == 0 && msg.sender != owner && !isOperator[owner][msg.sender]) {
             revert NotAuthorized(msg.sender, owner);
         }
-        uint256 toCollateral = amount;
         if (balance < 0) {
-            uint256 repaid;
-            (balance, repaid) = _repayDebt(owner, subId, account, asset, id, balance, amount, msg.sender);
-            toCollateral = amount - repaid;
+            RepayPlan memory plan = _planRepay(asset, id, balance, amount);
+            _executeRepay(owner, subId, account, asset, id, plan, msg.sender);
+            if (plan.newScaled != 0) return; // a partial repayment: nothing is left to deposit
+            amount -= plan.repaid;
+            if (amount == 0) return;
+            balance = 0;
         }
-        if (toCollateral > 0) {
-            balance += int256(toCollateral);
-            _setBalance(account, id, balance);
-            _addCollateral(asset, id, toCollateral);
-            emit Deposited(owner, subId, asset, msg.sender, toCollateral);
-            IERC20(asset).safeTransferFrom(msg.sender, address(this), toCollateral);
-        }
+        _setBalance(account, id, balance + SafeCast.toInt256(amount));
+        _addCollateral(asset, id, amount);
+        emit Deposited(owner, subId, asset, msg.sender, amount);
+        IERC20(asset).safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @inheritdoc IMarginAccount
@@ -250,7 +267,9 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         uint256 account = _key(owner, subId);
         int256 balance = _balances[account][id];
         if (balance >= 0) revert NoDebt(asset);
-        (, repaid) = _repayDebt(owner, subId, account, asset, id, balance, amount, msg.sender);
+        RepayPlan memory plan = _planRepay(asset, id, balance, amount);
+        _executeRepay(owner, subId, account, asset, id, plan, msg.sender);
+        return plan.repaid;
     }
 
     /// @inheritdoc IMarginAccount
@@ -262,7 +281,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         uint256 account = _key(owner, subId);
         _takeCollateral(account, asset, id, amount);
         totalCollateral[asset] -= amount;
-        _requireInitialMargin(account);
+        _requireInitialMarginIfIndebted(account);
         emit Withdrawn(owner, subId, asset, to, amount);
         IERC20(asset).safeTransfer(to, amount);
     }
@@ -280,9 +299,14 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         (uint256 index, uint256 borrows) = vault.accrueInterest();
         uint256 cap = _caps[id].debtCap;
         if (borrows + amount > cap) revert DebtCapExceeded(asset, borrows + amount, cap);
-        // Scaled debt rounds up: the account never owes less than it received.
-        _setBalance(account, id, balance - int256(amount.mulDivUp(WAD, index)));
-        _requireInitialMargin(account);
+        // The smallest whole number of scaled units whose debt covers the old debt plus `amount`:
+        // the account never owes less than it received, and at most one base unit more.
+        uint256 owed = uint256(-balance).mulDivUp(index, WAD) + amount;
+        _setBalance(account, id, -SafeCast.toInt256((owed - 1).mulDivDown(WAD, index) + 1));
+        (int256 equity, uint256 imr,, uint256 debtValue) = _health(account, id);
+        if (equity < int256(imr)) revert InsufficientMargin(equity, imr);
+        uint256 floor = _lending[id].minDebtValue;
+        if (debtValue < floor) revert DustRemaining(debtValue, floor);
         emit Borrowed(owner, subId, asset, to, amount);
         vault.borrow(amount, to);
     }
@@ -297,109 +321,218 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         if (fromSubId == toSubId) revert SameSubAccount(fromSubId);
         uint256 id = _id(asset);
         uint256 from = _key(owner, fromSubId);
-        _takeCollateral(from, asset, id, amount);
-        _requireInitialMargin(from);
-        emit Transferred(owner, fromSubId, toSubId, asset, amount);
-
         uint256 to = _key(owner, toSubId);
         int256 balance = _balances[to][id];
+        RepayPlan memory plan;
         if (balance < 0) {
-            // The moved collateral repays the destination's debt first; those tokens leave for the vault.
-            uint256 repaid;
-            (balance, repaid) = _repayDebt(owner, toSubId, to, asset, id, balance, amount, address(this));
-            totalCollateral[asset] -= repaid;
-            amount -= repaid;
+            // The moved collateral repays the destination's debt first; a partial repayment moves
+            // only what it repays.
+            plan = _planRepay(asset, id, balance, amount);
+            if (plan.newScaled != 0) amount = plan.repaid;
         }
-        if (amount > 0) _setBalance(to, id, balance + int256(amount));
+        _takeCollateral(from, asset, id, amount);
+        _requireInitialMarginIfIndebted(from);
+        emit Transferred(owner, fromSubId, toSubId, asset, amount);
+        if (balance < 0) {
+            // Those tokens leave for the vault.
+            totalCollateral[asset] -= plan.repaid;
+            _executeRepay(owner, toSubId, to, asset, id, plan, address(this));
+            amount -= plan.repaid;
+            balance = 0;
+        }
+        if (amount > 0) _setBalance(to, id, balance + SafeCast.toInt256(amount));
     }
 
     // ================================================================== liquidation (Liquidator only)
 
     /// @inheritdoc IMarginAccount
-    function settleLiquidation(Settlement calldata s, bytes calldata data)
+    function settleLiquidation(LiquidationOrder calldata o, bytes calldata data)
         external
         onlyLiquidator
         nonReentrant
-        returns (uint256 badDebt)
+        returns (uint256 repaid, uint256 seized)
     {
-        uint256 account = _applyLiquidation(s);
-        totalCollateral[s.collateralAsset] -= s.seize;
-        // Interactions: collateral out, optional callback, repayment and fee in (booked by the vault),
-        // then any bad debt, so the fee just paid is already in the insurance fund that covers it.
-        IERC20(s.collateralAsset).safeTransfer(s.liquidator, s.seize);
-        uint256 owed = s.repay + s.insuranceFee;
+        uint256 account = _key(o.owner, o.subId);
+        LiquidationSnapshot memory s;
+        PriceCache memory cache; // empty: one account reads each price once anyway
+        _liquidationSnapshot(s, account, o.debtAsset, o.collateralAsset, oracle, cache);
+        LiquidationQuote memory q = ILiquidationEngine(msg.sender).price(s, o.maxRepay);
+        _revertUnlessOk(q, s, o.debtAsset, o.collateralAsset, o.maxRepay);
+        uint256 h = _applyQuote(s, q, account, o.collateralAsset, o.maxRepay);
+        if (q.seize < o.minSeized) revert SlippageExceeded(q.seize, o.minSeized);
+        totalCollateral[o.collateralAsset] -= q.seize;
+        // Interactions: collateral out, optional callback, repayment and fee in (net of the tip) and
+        // booked by the vault, then any bad debt, so the fee just paid is already in the insurance
+        // fund that covers it.
+        IERC20(o.collateralAsset).safeTransfer(o.liquidator, q.seize);
+        uint256 owed = q.repay + q.insuranceFee - q.insuranceTip;
         if (data.length > 0) {
-            if (s.liquidator.code.length == 0) revert CallbackToNonContract(s.liquidator);
-            ILiquidationCallback(s.liquidator).onLiquidation(
-                s.owner, s.subId, s.debtAsset, owed, s.collateralAsset, s.seize, data
+            if (o.liquidator.code.length == 0) revert CallbackToNonContract(o.liquidator);
+            ILiquidationCallback(o.liquidator).onLiquidation(
+                o.owner, o.subId, o.debtAsset, owed, o.collateralAsset, q.seize, data
             );
         }
-        _collectRepayment(s, s.repay, s.insuranceFee);
-        badDebt = _closeLiquidation(s, account);
+        IVault vault = IVault(_lending[s.debtId].vault);
+        IERC20(o.debtAsset).safeTransferFrom(o.liquidator, address(vault), owed);
+        vault.repayLiquidation(q.repay, q.insuranceFee, q.insuranceTip, o.liquidator);
+        uint256 badDebt = _hasCollateral(account) ? 0 : _writeOff(o.owner, o.subId, account, s.debtId);
+        _emitLiquidated(o.owner, o.subId, o.liquidator, o.debtAsset, o.collateralAsset, q, h, badDebt);
+        return (q.repay, q.seize);
     }
 
     /// @inheritdoc IMarginAccount
-    function settleLiquidationBatch(Settlement[] calldata batch) external onlyLiquidator nonReentrant {
-        if (batch.length == 0) return;
-        (uint256 repay, uint256 fee, uint256 seize) = (0, 0, 0);
-        uint256[] memory accounts = new uint256[](batch.length);
-        for (uint256 i; i < batch.length; ++i) {
-            Settlement calldata s = batch[i];
-            accounts[i] = _applyLiquidation(s);
-            repay += s.repay;
-            fee += s.insuranceFee;
-            seize += s.seize;
+    function settleLiquidationBatch(
+        AccountId[] calldata targets,
+        address liquidator_,
+        address debtAsset,
+        address collateralAsset,
+        uint256 minSeizedPerRepaid
+    ) external onlyLiquidator nonReentrant returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated) {
+        BatchState memory b;
+        b.debtId = _id(debtAsset);
+        _id(collateralAsset);
+        b.vault = IVault(_lending[b.debtId].vault);
+        uint256 n = _assetCount;
+        PriceCache memory cache = PriceCache(new uint256[](n), new uint256[](n));
+        (cache.indexes[b.debtId], b.insurance) = b.vault.indexAndInsurance();
+        IPriceOracle oracle_ = oracle;
+        LiquidationSnapshot memory s; // reused for every target: each is priced on the state the previous left
+        for (uint256 i; i < targets.length; ++i) {
+            uint256 freeMemory;
+            assembly ("memory-safe") {
+                freeMemory := mload(0x40)
+            }
+            AccountId calldata t = targets[i];
+            uint256 account = _key(t.owner, t.subId);
+            _liquidationSnapshot(s, account, debtAsset, collateralAsset, oracle_, cache);
+            s.insuranceFund = b.insurance;
+            LiquidationQuote memory q = ILiquidationEngine(msg.sender).price(s, type(uint256).max);
+            if (
+                q.status == LiquidationStatus.OK && q.repay != 0
+                    && q.seize.mulDivDown(WAD, q.repay) < minSeizedPerRepaid
+            ) {
+                q.status = LiquidationStatus.SLIPPAGE; // below the keeper's rate: skip this one only
+            }
+            if (q.status != LiquidationStatus.OK) {
+                emit LiquidationSkipped(t.owner, t.subId, q.status);
+            } else {
+                uint256 h = _applyQuote(s, q, account, collateralAsset, type(uint256).max);
+                (repaidTotal, seizedTotal, liquidated) = (repaidTotal + q.repay, seizedTotal + q.seize, liquidated + 1);
+                (b.repay, b.fee, b.tip) = (b.repay + q.repay, b.fee + q.insuranceFee, b.tip + q.insuranceTip);
+                b.owed += q.repay + q.insuranceFee - q.insuranceTip;
+                b.insurance = b.insurance + q.insuranceFee - q.insuranceTip;
+                uint256 badDebt;
+                if (!_hasCollateral(account)) {
+                    // Book what the batch repaid so far (its tokens arrive below) so that its fees
+                    // are in the insurance fund that covers this write-off, then write off.
+                    _bookBatch(b, liquidator_);
+                    badDebt = _writeOff(t.owner, t.subId, account, b.debtId);
+                    (, b.insurance) = b.vault.indexAndInsurance();
+                }
+                _emitLiquidated(t.owner, t.subId, liquidator_, debtAsset, collateralAsset, q, h, badDebt);
+            }
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory) // this target's quote and call buffers are no longer needed
+            }
         }
-        // One transfer each way and one vault booking for the whole batch, then bad debts.
-        Settlement calldata first = batch[0];
-        totalCollateral[first.collateralAsset] -= seize;
-        IERC20(first.collateralAsset).safeTransfer(first.liquidator, seize);
-        _collectRepayment(first, repay, fee);
-        for (uint256 i; i < batch.length; ++i) {
-            _closeLiquidation(batch[i], accounts[i]);
+        if (liquidated == 0) return (0, 0, 0);
+        // One transfer each way for the whole batch, then the rest of the booking.
+        totalCollateral[collateralAsset] -= seizedTotal;
+        IERC20(collateralAsset).safeTransfer(liquidator_, seizedTotal);
+        IERC20(debtAsset).safeTransferFrom(liquidator_, address(b.vault), b.owed);
+        _bookBatch(b, liquidator_);
+    }
+
+    /// @dev What a batch has settled and not yet booked in the debt vault, and the fund left for tips.
+    struct BatchState {
+        IVault vault;
+        uint256 debtId;
+        uint256 repay;
+        uint256 fee;
+        uint256 tip;
+        uint256 owed;
+        uint256 insurance;
+    }
+
+    function _bookBatch(BatchState memory b, address payer) internal {
+        if (b.repay == 0) return;
+        b.vault.repayLiquidation(b.repay, b.fee, b.tip, payer);
+        (b.repay, b.fee, b.tip) = (0, 0, 0);
+    }
+
+    /// @dev The errors `liquidate` raises for a quote that is not OK (the engine's `quote` raises the same).
+    function _revertUnlessOk(
+        LiquidationQuote memory q,
+        LiquidationSnapshot memory s,
+        address debtAsset,
+        address collateralAsset,
+        uint256 maxRepay
+    ) internal pure {
+        LiquidationStatus st = q.status;
+        if (st == LiquidationStatus.OK) return;
+        if (st == LiquidationStatus.HEALTHY) revert AccountHealthy(s.equity, s.mmr);
+        if (st == LiquidationStatus.NO_DEBT) revert NothingToRepay(debtAsset);
+        if (st == LiquidationStatus.NO_COLLATERAL) revert NoCollateral(collateralAsset);
+        if (st == LiquidationStatus.DUST) revert DustRemaining(q.debtLeftValue, s.minDebtValue);
+        revert RepayTooSmall(maxRepay, s.debtIndex.mulDivUp(1, WAD));
+    }
+
+    /// @dev Checks an engine's quote against the protocol's own bounds, at the MarginAccount's own
+    ///      snapshot, then applies its balance effects. The repayment is what burning q.repayScaled
+    ///      takes off the debt (q.repay is overwritten with it). Returns the health before (WAD).
+    ///      Bounds: the account is below maintenance; 0 < repay <= maxRepay; the collateral seized is
+    ///      worth at most repay / (1 - dCap) with dCap = min(maxDiscount, health-preserving discount),
+    ///      so no engine can lower an account's health or turn a solvent account into bad debt; the
+    ///      tip is at most repay * minDiscount / (1 - minDiscount).
+    function _applyQuote(
+        LiquidationSnapshot memory s,
+        LiquidationQuote memory q,
+        uint256 account,
+        address collateralAsset,
+        uint256 maxRepay
+    ) internal returns (uint256 h) {
+        if (s.equity >= int256(s.mmr)) revert AccountHealthy(s.equity, s.mmr);
+        uint256 burned = q.repayScaled.min(s.debtScaled);
+        uint256 repay = LiquidationMath.repaidBy(s.debtScaled, s.debtIndex, s.debt, burned);
+        if (repay == 0) revert RepayTooSmall(maxRepay, s.debtIndex.mulDivUp(1, WAD));
+        if (repay > maxRepay) revert RepayAboveMax(repay, maxRepay);
+        h = LiquidationMath.health(s.equity, s.mmr);
+        uint256 dCap = LiquidationMath.healthPreservingDiscount(h, s.collateralMmf, s.debtMmf).min(s.maxDiscount);
+        uint256 repayValue = repay.mulDivUp(s.debtPrice, s.debtScale);
+        uint256 seizeValue = q.seize.mulDivDown(s.collateralPrice, s.collateralScale);
+        if (seizeValue * (WAD - dCap) > repayValue * WAD) {
+            revert SeizeAboveBound(seizeValue, repayValue.mulDivDown(WAD, WAD - dCap));
         }
+        if (q.insuranceTip * (WAD - s.minDiscount) > repay * s.minDiscount) {
+            revert TipAboveBound(q.insuranceTip, repay.mulDivDown(s.minDiscount, WAD - s.minDiscount));
+        }
+        q.repay = repay;
+        _setBalance(account, s.debtId, -int256(s.debtScaled - burned));
+        _takeCollateral(account, collateralAsset, s.collateralId, q.seize);
     }
 
-    /// @dev Balance effects of one liquidation: the debt shrinks by `repay` (a full repayment clears
-    ///      the scaled debt exactly, a partial one burns scaled debt rounded down), the collateral by
-    ///      `seize`. Returns the account key.
-    function _applyLiquidation(Settlement calldata s) internal returns (uint256 account) {
-        account = _key(s.owner, s.subId);
-        int256 balance = _balances[account][s.debtId];
-        if (balance >= 0) revert NoDebt(s.debtAsset);
-        uint256 debt = uint256(-balance).mulDivUp(s.debtIndex, WAD);
-        _setBalance(
-            account, s.debtId, s.repay >= debt ? int256(0) : balance + int256(s.repay.mulDivDown(WAD, s.debtIndex))
-        );
-        _takeCollateral(account, s.collateralAsset, s.collateralId, s.seize);
-    }
-
-    /// @dev After the repayment is booked: writes off all debt of an account left without collateral
-    ///      and emits Liquidated. Returns the debt of `s.debtAsset` written off.
-    function _closeLiquidation(Settlement calldata s, uint256 account) internal returns (uint256 badDebt) {
-        if (!_hasCollateral(account)) badDebt = _writeOff(s.owner, s.subId, account, s.debtId);
-        _emitLiquidated(s, badDebt);
-    }
-
-    /// @dev Pulls repay + fee of the debt asset from the liquidator into the vault and books it.
-    function _collectRepayment(Settlement calldata s, uint256 repay_, uint256 fee) internal {
-        address vault = _lending[s.debtId].vault;
-        IERC20(s.debtAsset).safeTransferFrom(s.liquidator, vault, repay_ + fee);
-        IVault(vault).repayWithInsuranceFee(repay_, fee, s.liquidator);
-    }
-
-    function _emitLiquidated(Settlement calldata s, uint256 badDebt) internal {
+    function _emitLiquidated(
+        address owner,
+        uint96 subId,
+        address liquidator_,
+        address debtAsset,
+        address collateralAsset,
+        LiquidationQuote memory q,
+        uint256 h,
+        uint256 badDebt
+    ) internal {
         emit Liquidated(
-            s.owner,
-            s.subId,
-            s.liquidator,
-            s.debtAsset,
-            s.repay,
-            s.collateralAsset,
-            s.seize,
-            s.insuranceFee,
-            s.discount,
-            s.health,
+            owner,
+            subId,
+            liquidator_,
+            debtAsset,
+            q.repay,
+            collateralAsset,
+            q.seize,
+            q.insuranceFee,
+            q.insuranceTip,
+            q.discount,
+            h,
             badDebt
         );
     }
@@ -510,14 +643,14 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         view
         returns (int256 equity, uint256 imr, uint256 mmr, uint256 health)
     {
-        (equity, imr, mmr) = _health(_key(owner, subId));
+        (equity, imr, mmr,) = _health(_key(owner, subId), NO_ASSET);
         if (mmr == 0) health = type(uint256).max;
         else if (equity > 0) health = uint256(equity).mulDivDown(WAD, mmr);
     }
 
     /// @inheritdoc IMarginAccount
     function isLiquidatable(address owner, uint96 subId) external view returns (bool) {
-        (int256 equity,, uint256 mmr) = _health(_key(owner, subId));
+        (int256 equity,, uint256 mmr,) = _health(_key(owner, subId), NO_ASSET);
         return equity < int256(mmr);
     }
 
@@ -531,25 +664,9 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         _liquidationSnapshot(snap, _key(owner, subId), debtAsset, collateralAsset, oracle, cache);
     }
 
-    /// @inheritdoc IMarginAccount
-    function liquidationSnapshots(AccountId[] calldata accounts, address debtAsset, address collateralAsset)
-        external
-        view
-        returns (LiquidationSnapshot[] memory snaps)
-    {
-        uint256 n = _assetCount;
-        PriceCache memory cache = PriceCache(new uint256[](n), new uint256[](n));
-        IPriceOracle oracle_ = oracle;
-        snaps = new LiquidationSnapshot[](accounts.length);
-        for (uint256 i; i < accounts.length; ++i) {
-            _liquidationSnapshot(
-                snaps[i], _key(accounts[i].owner, accounts[i].subId), debtAsset, collateralAsset, oracle_, cache
-            );
-        }
-    }
-
-    /// @dev Fills `snap` for one account in one pass. Values and requirements are rounded exactly as
-    ///      `_position` / `_signedValue` / `_requirement` round them (the lens relies on it).
+    /// @dev Fills `snap` for one account in one pass (its accumulators are reset, so a batch reuses
+    ///      one struct). Values and requirements are rounded exactly as `_position` / `_signedValue` /
+    ///      `_requirement` round them (the lens relies on it). An unlisted asset reverts AssetNotListed.
     function _liquidationSnapshot(
         LiquidationSnapshot memory snap,
         uint256 account,
@@ -558,6 +675,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         IPriceOracle oracle_,
         PriceCache memory cache
     ) internal view {
+        (snap.equity, snap.mmr, snap.debt, snap.collateral) = (0, 0, 0, 0);
+        (snap.collateralAssets, snap.debtScaled) = (0, 0);
         uint256 mask = _assetMask[account];
         for (uint256 id; mask != 0; ++id) {
             if (mask & 1 == 1) {
@@ -579,7 +698,12 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
                     }
                 } else {
                     Lending memory l = _lending[id];
-                    uint256 index = _borrowIndex(l.vault, id, cache);
+                    uint256 index;
+                    if (m.asset == debtAsset && cache.indexes.length == 0) {
+                        (index, snap.insuranceFund) = IVault(l.vault).indexAndInsurance();
+                    } else {
+                        index = _borrowIndex(l.vault, id, cache);
+                    }
                     uint256 tokens = uint256(-balance).mulDivUp(index, WAD);
                     uint256 value = tokens.mulDivUp(price, scale);
                     snap.equity -= int256(value);
@@ -587,11 +711,15 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
                     if (m.asset == debtAsset) {
                         (snap.debt, snap.debtPrice, snap.debtScale, snap.debtMmf) = (tokens, price, scale, mmf);
                         (snap.minDebtValue, snap.debtIndex, snap.debtId) = (l.minDebtValue, index, id);
+                        snap.debtScaled = uint256(-balance);
                     }
                 }
             }
             mask >>= 1;
         }
+        // Not held: say whether the asset is listed at all (only on this path, to keep liquidations cheap).
+        if (snap.debt == 0) _id(debtAsset);
+        if (snap.collateral == 0) _id(collateralAsset);
     }
 
     /// @dev Prices and borrow indexes already read in this call, by asset id (0 = not read yet).
@@ -650,9 +778,14 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
 
     // ================================================================== internal: health
 
-    /// @dev Equity, IMR and MMR of an account, in USD WAD. Reads each asset's price once; rounds as
-    ///      `_position` / `_signedValue` / `_requirement`.
-    function _health(uint256 account) internal view returns (int256 equity, uint256 imr, uint256 mmr) {
+    /// @dev Equity, IMR and MMR of an account, in USD WAD, and the value of its position in asset
+    ///      `valueId` (NO_ASSET for none). Reads each asset's price once; rounds as `_position` /
+    ///      `_signedValue` / `_requirement`.
+    function _health(uint256 account, uint256 valueId)
+        internal
+        view
+        returns (int256 equity, uint256 imr, uint256 mmr, uint256 idValue)
+    {
         uint256 mask = _assetMask[account];
         IPriceOracle oracle_ = oracle; // one storage read per health check
         for (uint256 id; mask != 0; ++id) {
@@ -670,6 +803,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
                     value = uint256(-balance).mulDivUp(index, WAD).mulDivUp(price, scale);
                     equity -= int256(value);
                 }
+                if (id == valueId) idValue = value;
                 imr += value.mulDivUp(uint256(m.imfBps) * BPS, WAD);
                 mmr += value.mulDivUp(uint256(m.mmfBps) * BPS, WAD);
             }
@@ -691,11 +825,13 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         p.maxDiscount = m.maxDiscountBps * BPS;
         if (balance > 0) {
             p.tokens = uint256(balance);
+            p.scaled = p.tokens;
         } else {
             Lending memory l = _lending[id];
             p.isDebt = true;
-            p.index = IVault(l.vault).borrowIndex();
-            p.tokens = uint256(-balance).mulDivUp(p.index, WAD);
+            (p.index, p.insuranceFund) = IVault(l.vault).indexAndInsurance();
+            p.scaled = uint256(-balance);
+            p.tokens = p.scaled.mulDivUp(p.index, WAD);
             p.minDebtValue = l.minDebtValue;
         }
     }
@@ -711,9 +847,22 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         return absValue.mulDivUp(factor, WAD);
     }
 
-    function _requireInitialMargin(uint256 account) internal view {
-        (int256 equity, uint256 imr,) = _health(account);
+    /// @dev E >= IMR, checked only when the account owes something: with no debt, E >= IMR holds at
+    ///      any positive prices because every imf < 1, so no price is read (and none can block it).
+    function _requireInitialMarginIfIndebted(uint256 account) internal view {
+        if (!_hasDebt(account)) return;
+        (int256 equity, uint256 imr,,) = _health(account, NO_ASSET);
         if (equity < int256(imr)) revert InsufficientMargin(equity, imr);
+    }
+
+    /// @dev Whether the account owes anything.
+    function _hasDebt(uint256 account) internal view returns (bool) {
+        uint256 mask = _assetMask[account];
+        for (uint256 id; mask != 0; ++id) {
+            if (mask & 1 == 1 && _balances[account][id] < 0) return true;
+            mask >>= 1;
+        }
+        return false;
     }
 
     /// @dev Whether the account holds any collateral.
@@ -728,32 +877,55 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
 
     // ================================================================== internal: balances
 
-    /// @dev Repays up to `amount` of the account's debt (balance < 0), paid by `payer` (this contract
-    ///      for internal transfers). Returns the new balance and the tokens repaid.
-    function _repayDebt(
+    /// @dev A repayment worked out before anything moves: the vault, the scaled debt left and the
+    ///      tokens it costs.
+    struct RepayPlan {
+        address vault;
+        uint256 newScaled;
+        uint256 repaid;
+    }
+
+    /// @dev Plans a repayment of at most `amount` of the account's debt (balance < 0): whole scaled
+    ///      units, costing exactly the fall in the debt (LiquidationMath.repayAtMost). Reverts
+    ///      RepayTooSmall below one scaled unit and DustRemaining when the debt left would be worth
+    ///      less than the floor; without a price the dust check is skipped, since a repayment only
+    ///      lowers risk and must go through in any oracle state.
+    function _planRepay(address asset, uint256 id, int256 balance, uint256 amount)
+        internal
+        returns (RepayPlan memory plan)
+    {
+        Lending memory l = _lending[id];
+        plan.vault = l.vault;
+        (uint256 index,) = IVault(l.vault).accrueInterest();
+        uint256 scaled = uint256(-balance);
+        uint256 debt = scaled.mulDivUp(index, WAD);
+        uint256 burned;
+        (burned, plan.repaid) = LiquidationMath.repayAtMost(scaled, index, debt, amount);
+        if (plan.repaid == 0) revert RepayTooSmall(amount, index.mulDivUp(1, WAD));
+        plan.newScaled = scaled - burned;
+        if (plan.newScaled != 0 && l.minDebtValue != 0) {
+            try oracle.price(asset) returns (uint256 price, uint256) {
+                uint256 left = (debt - plan.repaid).mulDivUp(price, 10 ** _markets[id].decimals);
+                if (left < l.minDebtValue) revert DustRemaining(left, l.minDebtValue);
+            } catch {}
+        }
+    }
+
+    /// @dev Executes a planned repayment paid by `payer` (this contract for internal transfers).
+    function _executeRepay(
         address owner,
         uint96 subId,
         uint256 account,
         address asset,
         uint256 id,
-        int256 balance,
-        uint256 amount,
+        RepayPlan memory plan,
         address payer
-    ) internal returns (int256 newBalance, uint256 repaid) {
-        address vault = _lending[id].vault;
-        (uint256 index,) = IVault(vault).accrueInterest();
-        uint256 debt = uint256(-balance).mulDivUp(index, WAD);
-        if (amount >= debt) {
-            (newBalance, repaid) = (0, debt);
-        } else {
-            // Partial repayment burns scaled debt rounded down: the payer never clears more than paid.
-            (newBalance, repaid) = (balance + int256(amount.mulDivDown(WAD, index)), amount);
-        }
-        _setBalance(account, id, newBalance);
-        IVault(vault).repay(repaid);
-        emit Repaid(owner, subId, asset, payer, repaid);
-        if (payer == address(this)) IERC20(asset).safeTransfer(vault, repaid);
-        else IERC20(asset).safeTransferFrom(payer, vault, repaid);
+    ) internal {
+        _setBalance(account, id, -int256(plan.newScaled));
+        IVault(plan.vault).repay(plan.repaid);
+        emit Repaid(owner, subId, asset, payer, plan.repaid);
+        if (payer == address(this)) IERC20(asset).safeTransfer(plan.vault, plan.repaid);
+        else IERC20(asset).safeTransferFrom(payer, plan.vault, plan.repaid);
     }
 
     /// @dev Removes `amount` of collateral from the account's balance (not from totalCollateral).
@@ -830,6 +1002,13 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         if (
             mmf < MIN_MARGIN_FACTOR || imf > MAX_MARGIN_FACTOR || mmf >= imf || imf % BPS != 0 || mmf % BPS != 0
         ) revert InvalidMarginFactors(imf, mmf);
+    }
+
+    function _checkLiquidationParams(uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue) internal pure {
+        if (
+            minDiscount < MIN_DISCOUNT || minDiscount > maxDiscount || maxDiscount > MAX_DISCOUNT
+                || minDiscount % BPS != 0 || maxDiscount % BPS != 0 || minDebtValue > type(uint96).max
+        ) revert InvalidLiquidationParams(minDiscount, maxDiscount, minDebtValue);
     }
 
     /// @dev Account key: owner in the high 160 bits, sub-account id in the low 96.

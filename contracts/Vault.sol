@@ -8,6 +8,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {IVault} from "../interfaces/IVault.sol";
@@ -24,6 +25,7 @@ import {MathLib} from "./libraries/MathLib.sol";
 ///      totalAssets = cash + totalBorrows - insuranceFund.
 contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using SafeCast for uint256;
     using MathLib for uint256;
 
     /// @notice Role allowed to change the rate model and the reserve factor.
@@ -35,6 +37,13 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     uint256 public constant MAX_RESERVE_FACTOR = 0.5e18; // 50%
     /// @notice Upper bound of the borrow rate at 100% utilization, WAD per year.
     uint256 public constant MAX_BORROW_RATE = 10e18; // 1000% a year
+    /// @notice Highest borrow index, WAD (the packed uint96): interest stops there instead of
+    ///         overflowing. At MAX_BORROW_RATE, full utilization and an accrual every second the index
+    ///         grows about e^10 a year, so this is at least 2.5 years of that away.
+    uint256 public constant MAX_BORROW_INDEX = type(uint96).max;
+    /// @notice Most assets the books (cash + total borrows) take from deposits and from interest,
+    ///         token units: half the packed uint128, so repayments, fees and rounding always fit.
+    uint256 public constant MAX_TOTAL_ASSETS = type(uint128).max / 2;
 
     /// @inheritdoc IVault
     address public immutable marginAccount;
@@ -78,8 +87,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         marginAccount = marginAccount_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(RISK_ADMIN_ROLE, admin);
-        _state.index = uint96(WAD);
-        _state.lastAccrual = uint32(block.timestamp);
+        _state.index = uint96(WAD); // constant, fits
+        _state.lastAccrual = block.timestamp.toUint32();
         _setRateModel(rateModel_);
         _setReserveFactor(reserveFactor_);
     }
@@ -110,8 +119,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         State memory s = _accrue();
         uint256 available = Math.min(s.insurance, s.cash);
         if (assets > available) revert InsufficientInsurance(available, assets);
-        s.insurance -= uint128(assets);
-        s.cash -= uint128(assets);
+        s.insurance -= assets.toUint128();
+        s.cash -= assets.toUint128();
         _state = s;
         emit InsuranceWithdrawn(to, assets, s.insurance);
         IERC20(asset()).safeTransfer(to, assets);
@@ -184,6 +193,19 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         return Math.min(super.maxRedeem(owner), _convertToShares(_state.cash, Math.Rounding.Floor));
     }
 
+    /// @notice What can be deposited now: the room left under MAX_TOTAL_ASSETS in the books (read
+    ///         before accrual: interest since then only lands in the headroom above that bound).
+    function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
+        State memory s = _state;
+        uint256 books = uint256(s.cash) + s.totalBorrows;
+        return books >= MAX_TOTAL_ASSETS ? 0 : MAX_TOTAL_ASSETS - books;
+    }
+
+    /// @notice Shares that can be minted now: those `maxDeposit` buys (rounded down).
+    function maxMint(address receiver) public view override(ERC4626, IERC4626) returns (uint256) {
+        return _convertToShares(maxDeposit(receiver), Math.Rounding.Floor);
+    }
+
     // ================================================================== lender actions
 
     /// @inheritdoc IERC4626
@@ -220,8 +242,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     function fundInsurance(uint256 assets) external nonReentrant {
         if (assets == 0) revert ZeroAmount();
         State memory s = _accrue();
-        s.cash += uint128(assets);
-        s.insurance += uint128(assets);
+        s.cash = (s.cash + assets).toUint128();
+        s.insurance = (s.insurance + assets).toUint128();
         _state = s;
         emit InsuranceFunded(msg.sender, assets, s.insurance);
         IERC20(asset()).safeTransferFrom(msg.sender, address(this), assets);
@@ -239,8 +261,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     function borrow(uint256 assets, address receiver) external onlyMarginAccount nonReentrant returns (uint256 index) {
         State memory s = _accrue();
         if (assets > s.cash) revert InsufficientCash(s.cash, assets);
-        s.cash -= uint128(assets);
-        s.totalBorrows += uint128(assets);
+        s.cash -= assets.toUint128();
+        s.totalBorrows += assets.toUint128();
         _state = s;
         emit Borrowed(receiver, assets, s.totalBorrows);
         IERC20(asset()).safeTransfer(receiver, assets);
@@ -253,22 +275,35 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     ///      wei: the excess stays in cash (the lenders').
     function repay(uint256 assets) external onlyMarginAccount {
         State memory s = _accrue();
-        s.cash += uint128(assets);
-        s.totalBorrows -= uint128(Math.min(assets, s.totalBorrows));
+        s.cash = (s.cash + assets).toUint128();
+        s.totalBorrows -= Math.min(assets, s.totalBorrows).toUint128();
         _state = s;
         emit Repaid(assets, s.totalBorrows);
     }
 
     /// @inheritdoc IVault
-    /// @dev Same books as `repay`, plus the fee into cash and the insurance fund, in one call.
-    function repayWithInsuranceFee(uint256 assets, uint256 insuranceFee, address payer) external onlyMarginAccount {
+    function indexAndInsurance() external view returns (uint256 index, uint256 insurance) {
+        (State memory s,,) = _accrued();
+        return (s.index, s.insurance);
+    }
+
+    /// @inheritdoc IVault
+    /// @dev Same books as `repay`, plus the fee into cash and the insurance fund and the tip out of
+    ///      both, in one call.
+    function repayLiquidation(uint256 assets, uint256 insuranceFee, uint256 insuranceTip, address payer)
+        external
+        onlyMarginAccount
+    {
         State memory s = _accrue();
-        s.cash += uint128(assets + insuranceFee);
-        s.totalBorrows -= uint128(Math.min(assets, s.totalBorrows));
-        s.insurance += uint128(insuranceFee);
+        uint256 fund = s.insurance + insuranceFee;
+        if (insuranceTip > fund) revert InsufficientInsurance(fund, insuranceTip);
+        s.cash = (s.cash + assets + insuranceFee - insuranceTip).toUint128();
+        s.totalBorrows -= Math.min(assets, s.totalBorrows).toUint128();
+        s.insurance = (fund - insuranceTip).toUint128();
         _state = s;
         emit Repaid(assets, s.totalBorrows);
-        emit InsuranceFunded(payer, insuranceFee, s.insurance);
+        if (insuranceFee > 0) emit InsuranceFunded(payer, insuranceFee, fund);
+        if (insuranceTip > 0) emit InsuranceTipPaid(payer, insuranceTip, s.insurance);
     }
 
     /// @inheritdoc IVault
@@ -281,8 +316,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         uint256 amount = Math.min(assets, s.totalBorrows);
         covered = Math.min(amount, s.insurance);
         socialized = amount - covered;
-        s.totalBorrows -= uint128(amount);
-        s.insurance -= uint128(covered);
+        s.totalBorrows -= amount.toUint128();
+        s.insurance -= covered.toUint128();
         _state = s;
         emit BadDebtRealized(amount, covered, socialized);
     }
@@ -297,7 +332,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     /// @dev Accrue before the share mint so stored state matches the totalAssets() used to price it.
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
         State memory s = _accrue();
-        s.cash += uint128(assets);
+        s.cash = (s.cash + assets).toUint128(); // maxDeposit keeps the books under MAX_TOTAL_ASSETS
         _state = s;
         super._deposit(caller, receiver, assets, shares);
     }
@@ -309,7 +344,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     {
         State memory s = _accrue();
         if (assets > s.cash) revert InsufficientCash(s.cash, assets);
-        s.cash -= uint128(assets);
+        s.cash -= assets.toUint128();
         _state = s;
         super._withdraw(caller, receiver, owner, assets, shares);
     }
@@ -322,6 +357,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         if (s.lastAccrual == _state.lastAccrual) return s; // already accrued this block
         _state = s;
         if (interest > 0) emit InterestAccrued(interest, toInsurance, s.index, s.totalBorrows);
+        if (s.index == MAX_BORROW_INDEX) emit BorrowIndexCapped(s.index);
     }
 
     /// @dev State as if accrued now, without writing it. Borrowers' index grows by rate*dt rounded up
@@ -330,14 +366,29 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         s = _state;
         uint256 elapsed = block.timestamp - s.lastAccrual;
         if (elapsed == 0) return (s, 0, 0);
-        s.lastAccrual = uint32(block.timestamp);
+        s.lastAccrual = block.timestamp.toUint32(); // fits until the year 2106
         if (s.totalBorrows == 0) return (s, 0, 0);
         uint256 growth = _ratePerSecond(_utilization(s.cash, s.totalBorrows)) * elapsed; // WAD
-        interest = uint256(s.totalBorrows).mulDivDown(growth, WAD);
+        // Bounded: the index stops at MAX_BORROW_INDEX and the books at MAX_TOTAL_ASSETS, so accrual
+        // (and every action that runs it) can never revert on overflow. Index and borrows grow by the
+        // same factor, so they stay in step.
+        uint256 index = s.index;
+        uint256 borrows = s.totalBorrows;
+        uint256 indexGrowth = index.mulDivUp(growth, WAD);
+        interest = borrows.mulDivDown(growth, WAD);
+        if (index + indexGrowth > MAX_BORROW_INDEX) {
+            indexGrowth = MAX_BORROW_INDEX - index; // the index stops at its cap
+            interest = borrows.mulDivDown(indexGrowth, index); // the same factor, rounded down
+        }
+        uint256 books = uint256(s.cash) + borrows;
+        if (books + interest > MAX_TOTAL_ASSETS) {
+            interest = books >= MAX_TOTAL_ASSETS ? 0 : MAX_TOTAL_ASSETS - books;
+            indexGrowth = indexGrowth.min(index.mulDivUp(interest, borrows));
+        }
         toInsurance = interest.mulDivDown(reserveFactor, WAD);
-        s.totalBorrows += uint128(interest);
-        s.insurance += uint128(toInsurance);
-        s.index += uint96(uint256(s.index).mulDivUp(growth, WAD));
+        s.totalBorrows = (borrows + interest).toUint128();
+        s.insurance += toInsurance.toUint128();
+        s.index = (index + indexGrowth).toUint96();
     }
 
     function _lenderAssets(State memory s) internal pure returns (uint256) {

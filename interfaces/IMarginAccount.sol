@@ -26,7 +26,8 @@ interface IMarginAccount {
     /// @param minDiscount Liquidation discount on this asset as collateral when health is just
     ///        below 1, WAD.
     /// @param maxDiscount Cap of the liquidation discount on this asset as collateral, WAD.
-    /// @param minDebtValue Dust floor: no liquidation may leave a debt of this asset worth less, USD WAD.
+    /// @param minDebtValue Dust floor: no borrow, repayment, transfer or liquidation may leave a debt
+    ///        of this asset worth less, USD WAD (docs/liquidation.md for the liquidation exceptions).
     struct AssetConfig {
         address vault;
         uint8 id;
@@ -60,6 +61,9 @@ interface IMarginAccount {
     /// @param debtId Asset id of the debt asset.
     /// @param collateralId Asset id of the collateral asset.
     /// @param collateralAssets Number of assets the account holds as collateral.
+    /// @param debtScaled Scaled debt of the account in the debt asset (debt = ceil(debtScaled * debtIndex / 1e18)).
+    /// @param insuranceFund Insurance fund of the debt asset's vault, accrued to now, token units (in a
+    ///        batch: what is left of it after the batch's earlier liquidations).
     struct LiquidationSnapshot {
         int256 equity;
         uint256 mmr;
@@ -78,6 +82,8 @@ interface IMarginAccount {
         uint256 debtId;
         uint256 collateralId;
         uint256 collateralAssets;
+        uint256 debtScaled;
+        uint256 insuranceFund;
     }
 
     /// @notice One position of an account as the risk engine sees it (see `accountSnapshot`).
@@ -93,6 +99,8 @@ interface IMarginAccount {
     /// @param maxDiscount Discount cap as collateral, WAD.
     /// @param minDebtValue Dust floor as debt, USD WAD.
     /// @param index Borrow index of the asset's vault (debts), accrued to now, WAD.
+    /// @param scaled Scaled debt (debts; tokens = ceil(scaled * index / 1e18)), or the collateral tokens.
+    /// @param insuranceFund Insurance fund of the asset's vault (debts), accrued to now, token units.
     struct Position {
         address asset;
         uint256 id;
@@ -106,6 +114,8 @@ interface IMarginAccount {
         uint256 maxDiscount;
         uint256 minDebtValue;
         uint256 index;
+        uint256 scaled;
+        uint256 insuranceFund;
     }
 
     /// @notice An account: (owner, sub-account id).
@@ -114,34 +124,59 @@ interface IMarginAccount {
         uint96 subId;
     }
 
-    /// @notice A liquidation priced by the Liquidator, for the MarginAccount to settle.
+    /// @notice Why a liquidation of a (debt, collateral) pair cannot go ahead (OK = it can).
+    ///         REPAY_TOO_SMALL: maxRepay is below one scaled unit of debt (nothing would be repaid);
+    ///         SLIPPAGE: in a batch, the target would give less collateral per unit repaid than the
+    ///         keeper's minimum.
+    enum LiquidationStatus {
+        OK,
+        HEALTHY,
+        NO_DEBT,
+        NO_COLLATERAL,
+        DUST,
+        REPAY_TOO_SMALL,
+        SLIPPAGE
+    }
+
+    /// @notice A liquidation priced by the liquidation engine from a snapshot the MarginAccount took.
+    /// @param status OK, or why it cannot go ahead.
+    /// @param repayScaled Scaled debt to burn (the account's whole scaled debt for a full repayment).
+    /// @param repay Debt tokens the burn takes off the debt, which the liquidator pays.
+    /// @param seize Collateral tokens the liquidator receives.
+    /// @param insuranceFee Debt tokens the liquidator pays on top, into the debt vault's insurance fund.
+    /// @param insuranceTip Debt tokens the debt vault's insurance fund pays the liquidator (taken off
+    ///        what it pays) where the account's own discount is below the keeper floor.
+    /// @param discount Discount on the collateral's oracle price the account pays, WAD.
+    /// @param health Account health before the liquidation, WAD.
+    /// @param debtLeftValue Value of the debt left, USD WAD (set when there is one).
+    struct LiquidationQuote {
+        LiquidationStatus status;
+        uint256 repayScaled;
+        uint256 repay;
+        uint256 seize;
+        uint256 insuranceFee;
+        uint256 insuranceTip;
+        uint256 discount;
+        uint256 health;
+        uint256 debtLeftValue;
+    }
+
+    /// @notice A liquidation the Liquidator asks the MarginAccount to price (through the engine) and settle.
     /// @param owner Account owner.
     /// @param subId Sub-account.
-    /// @param liquidator Who repays and receives the collateral.
+    /// @param liquidator Who pays and receives the collateral (the caller of Liquidator.liquidate).
     /// @param debtAsset Asset repaid.
-    /// @param debtId Its asset id.
-    /// @param debtIndex Borrow index of its vault used to price the debt (accrued to now), WAD.
-    /// @param repay Debt repaid, token units.
-    /// @param insuranceFee Paid by the liquidator on top of `repay` into the vault's insurance fund, token units.
     /// @param collateralAsset Asset seized.
-    /// @param collateralId Its asset id.
-    /// @param seize Collateral sent to the liquidator, token units.
-    /// @param discount Discount applied to the collateral price, WAD.
-    /// @param health Account health (equity / MMR, WAD, 0 if equity <= 0) before the liquidation.
-    struct Settlement {
+    /// @param maxRepay Most debt tokens to repay.
+    /// @param minSeized Least collateral tokens to receive (SlippageExceeded otherwise).
+    struct LiquidationOrder {
         address owner;
         uint96 subId;
         address liquidator;
         address debtAsset;
-        uint256 debtId;
-        uint256 debtIndex;
-        uint256 repay;
-        uint256 insuranceFee;
         address collateralAsset;
-        uint256 collateralId;
-        uint256 seize;
-        uint256 discount;
-        uint256 health;
+        uint256 maxRepay;
+        uint256 minSeized;
     }
 
     // ------------------------------------------------------------------ errors
@@ -160,7 +195,8 @@ interface IMarginAccount {
     /// @notice Margin factors outside 0 < MIN_MARGIN_FACTOR <= mmf < imf <= MAX_MARGIN_FACTOR < 1,
     ///         or not a whole number of basis points (multiples of 1e14).
     error InvalidMarginFactors(uint256 imf, uint256 mmf);
-    /// @notice Discounts not whole basis points or minDiscount > maxDiscount, or minDebtValue too large.
+    /// @notice Discounts not whole basis points, outside MIN_DISCOUNT <= minDiscount <= maxDiscount
+    ///         <= MAX_DISCOUNT, or minDebtValue above 2**96 - 1.
     error InvalidLiquidationParams(uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue);
     /// @notice The discount cap of `asset` reaches the discount at which a liquidation would lower
     ///         an account's health: maxDiscount must stay below (mmf + minMmf) / (1 + minMmf), where
@@ -192,6 +228,26 @@ interface IMarginAccount {
     error SameSubAccount(uint96 subId);
     /// @notice Bad debt can be written off only when the account holds no collateral.
     error AccountHasCollateral(address owner, uint96 subId);
+    /// @notice The action would leave a debt worth `debtLeftValue` (USD WAD), below the asset's dust
+    ///         floor `minDebtValue`. Repay all of it, or leave at least the floor.
+    error DustRemaining(uint256 debtLeftValue, uint256 minDebtValue);
+    /// @notice `amount` is below one scaled unit of debt and would repay nothing; at least `minAmount`.
+    error RepayTooSmall(uint256 amount, uint256 minAmount);
+    /// @notice The account is not below maintenance margin (equity >= MMR): nothing to liquidate.
+    error AccountHealthy(int256 equity, uint256 mmr);
+    /// @notice The account owes nothing in the debt asset.
+    error NothingToRepay(address debtAsset);
+    /// @notice The account holds none of the collateral asset.
+    error NoCollateral(address collateralAsset);
+    /// @notice Less collateral would be received than the liquidator's minimum.
+    error SlippageExceeded(uint256 seized, uint256 minSeized);
+    /// @notice The engine's quote repays more than the liquidator's maxRepay.
+    error RepayAboveMax(uint256 repay, uint256 maxRepay);
+    /// @notice The engine's quote seizes collateral worth more than the repayment at the largest
+    ///         discount the account can pay (min(maxDiscount, health-preserving discount)).
+    error SeizeAboveBound(uint256 seizeValue, uint256 maxSeizeValue);
+    /// @notice The engine's quote pays the liquidator a tip above repay * minDiscount / (1 - minDiscount).
+    error TipAboveBound(uint256 tip, uint256 maxTip);
 
     // ------------------------------------------------------------------ events
     /// @notice `amount` of `asset` from `from` became collateral of (owner, subId).
@@ -207,11 +263,13 @@ interface IMarginAccount {
     event Transferred(address indexed owner, uint96 fromSubId, uint96 toSubId, address indexed asset, uint256 amount);
     /// @notice `owner` approved or revoked `operator` for all its sub-accounts.
     event OperatorSet(address indexed owner, address indexed operator, bool approved);
-    /// @notice A liquidation settled: `liquidator` repaid `repaid` of `debtAsset` (plus `insuranceFee`
-    ///         of it into the vault's insurance fund) and received `seized` of `collateralAsset`, bought
-    ///         at the oracle price times (1 - `discount`). `health` is equity / MMR before (WAD); the
-    ///         discount is a function of it (see docs/liquidation.md). `badDebt` is the debt of
-    ///         `debtAsset` written off in the same transaction because no collateral was left.
+    /// @notice A liquidation settled: `liquidator` repaid `repaid` of `debtAsset` and received `seized`
+    ///         of `collateralAsset`, bought at the oracle price times (1 - `discount`); it paid
+    ///         `insuranceFee` of the debt asset into the vault's insurance fund and was paid
+    ///         `insuranceTip` out of it (so it transferred repaid + insuranceFee - insuranceTip).
+    ///         `health` is equity / MMR before (WAD); the discount is a function of it (see
+    ///         docs/liquidation.md). `badDebt` is the debt of `debtAsset` written off in the same
+    ///         transaction because no collateral was left.
     event Liquidated(
         address indexed owner,
         uint96 indexed subId,
@@ -221,10 +279,13 @@ interface IMarginAccount {
         address collateralAsset,
         uint256 seized,
         uint256 insuranceFee,
+        uint256 insuranceTip,
         uint256 discount,
         uint256 health,
         uint256 badDebt
     );
+    /// @notice A batch passed over an account it could not liquidate.
+    event LiquidationSkipped(address indexed owner, uint96 indexed subId, LiquidationStatus status);
     /// @notice Debt of an account with no collateral left was written off through the vault:
     ///         `covered` by the insurance fund, `socialized` among lenders.
     event BadDebtWrittenOff(
@@ -272,17 +333,12 @@ interface IMarginAccount {
     /// @notice True when equity < MMR.
     function isLiquidatable(address owner, uint96 subId) external view returns (bool);
     /// @notice Everything needed to price a liquidation of (debtAsset, collateralAsset), in one pass.
-    ///         Fields of an asset the account does not hold in that role are zero.
+    ///         Fields of an asset the account does not hold in that role are zero; an asset that is
+    ///         not listed reverts AssetNotListed.
     function liquidationSnapshot(address owner, uint96 subId, address debtAsset, address collateralAsset)
         external
         view
         returns (LiquidationSnapshot memory snapshot);
-    /// @notice `liquidationSnapshot` of several accounts for the same pair, reading each price and
-    ///         borrow index once.
-    function liquidationSnapshots(AccountId[] calldata accounts, address debtAsset, address collateralAsset)
-        external
-        view
-        returns (LiquidationSnapshot[] memory snapshots);
     /// @notice Equity, MMR and every position of an account, priced as `liquidationSnapshot` prices them.
     function accountSnapshot(address owner, uint96 subId)
         external
@@ -291,37 +347,64 @@ interface IMarginAccount {
 
     // ------------------------------------------------------------------ account actions
     /// @notice Adds `amount` of `asset` from the caller to (owner, subId): repays its debt in that
-    ///         asset first, the rest becomes collateral. Works in any oracle state. Any caller may add
-    ///         to an asset the account already holds or owes; only the owner or an operator may add
-    ///         an asset the account does not hold yet (NotAuthorized).
+    ///         asset first (as `repay` does: a repayment that would leave dust reverts DustRemaining,
+    ///         one below a scaled unit RepayTooSmall; only what it repays is pulled), the rest becomes
+    ///         collateral. Works in any oracle state. Any caller may add to an asset the account
+    ///         already holds or owes; only the owner or an operator may add an asset the account does
+    ///         not hold yet (NotAuthorized).
     function deposit(address owner, uint96 subId, address asset, uint256 amount) external;
     /// @notice Repays up to `amount` (type(uint256).max = all) of the account's `asset` debt from the
-    ///         caller. Allowed for any caller and any oracle state.
+    ///         caller. Allowed for any caller and any oracle state. A partial repayment burns whole
+    ///         scaled units (floor(amount / index)) and pulls exactly the fall in the debt (at most
+    ///         `amount`); below one scaled unit it reverts RepayTooSmall. It may not leave a debt worth
+    ///         less than the asset's minDebtValue (DustRemaining; skipped when the price is unavailable).
     /// @return repaid Debt repaid, token units.
     function repay(address owner, uint96 subId, address asset, uint256 amount) external returns (uint256 repaid);
     /// @notice Sends `amount` of the account's `asset` collateral to `to`. Owner or operator; equity
-    ///         must stay >= IMR.
+    ///         must stay >= IMR (not checked, and no price read, when the account owes nothing).
     function withdraw(address owner, uint96 subId, address asset, uint256 amount, address to) external;
-    /// @notice Borrows `amount` of `asset` from its vault to `to`. Owner or operator; equity must stay >= IMR.
+    /// @notice Borrows `amount` of `asset` from its vault to `to`. Owner or operator; equity must stay
+    ///         >= IMR, and the account's debt in `asset` must be worth at least its minDebtValue
+    ///         (DustRemaining). The account owes the smallest whole number of scaled units worth at
+    ///         least `amount`.
     function borrow(address owner, uint96 subId, address asset, uint256 amount, address to) external;
     /// @notice Moves `amount` of `asset` collateral between two sub-accounts of `owner` (repaying
-    ///         the destination's debt in that asset first). Owner or operator; the source must stay >= IMR.
+    ///         the destination's debt in that asset first, under `repay`'s rules). Owner or operator;
+    ///         the source must stay >= IMR (unchecked when it owes nothing).
     function transfer(address owner, uint96 fromSubId, uint96 toSubId, address asset, uint256 amount) external;
     /// @notice Approves or revokes `operator` for all of the caller's sub-accounts.
     function setOperator(address operator, bool approved) external;
 
     // ------------------------------------------------------------------ Liquidator only
-    /// @notice Settles a liquidation priced by the Liquidator. Reduces the account's debt by `repay`
-    ///         and its collateral by `seize`, sends the collateral to `s.liquidator`, then (when `data`
-    ///         is non-empty) calls `ILiquidationCallback(s.liquidator).onLiquidation`, then pulls
-    ///         `repay + insuranceFee` of the debt asset from `s.liquidator` into the vault. If the account
-    ///         is left without collateral, all its debt is written off in the same call.
-    /// @return badDebt Debt of `s.debtAsset` written off, token units (0 if none).
-    function settleLiquidation(Settlement calldata s, bytes calldata data) external returns (uint256 badDebt);
-    /// @notice Settles several liquidations of one (debt asset, collateral asset) pair for one
-    ///         liquidator, as `settleLiquidation` without callback, with one collateral transfer, one
-    ///         repayment transfer and one vault booking for the whole batch.
-    function settleLiquidationBatch(Settlement[] calldata batch) external;
+    /// @notice Liquidates one account: takes its snapshot, has the Liquidator (the engine) price it
+    ///         with `ILiquidationEngine.price`, refuses any quote outside the protocol's own bounds
+    ///         (account at or above maintenance, a discount above min(maxDiscount, health-preserving
+    ///         discount), a tip above repay * minDiscount / (1 - minDiscount), more than maxRepay),
+    ///         then reduces the debt and the collateral, sends the collateral to `o.liquidator`, calls
+    ///         `ILiquidationCallback(o.liquidator).onLiquidation` when `data` is non-empty, and pulls
+    ///         repay + insuranceFee - insuranceTip of the debt asset from `o.liquidator` into the vault.
+    ///         If the account is left without collateral, all its debt is written off in the same call.
+    /// @return repaid Debt repaid, debt-token units.
+    /// @return seized Collateral sent, collateral-token units.
+    function settleLiquidation(LiquidationOrder calldata o, bytes calldata data)
+        external
+        returns (uint256 repaid, uint256 seized);
+    /// @notice Liquidates as much as allowed of each target in one (debt, collateral) pair for one
+    ///         liquidator, in order, each priced on the state the previous ones left (so an account
+    ///         listed twice is priced afresh the second time). Targets that cannot be liquidated, or
+    ///         that would give less than `minSeizedPerRepaid` collateral units per debt unit (WAD),
+    ///         are skipped (LiquidationSkipped). One collateral transfer, one repayment transfer and
+    ///         one vault booking for the whole batch (plus one per account written off).
+    /// @return repaidTotal Debt repaid, debt-token units.
+    /// @return seizedTotal Collateral sent, collateral-token units.
+    /// @return liquidated Number of targets liquidated.
+    function settleLiquidationBatch(
+        AccountId[] calldata targets,
+        address liquidator_,
+        address debtAsset,
+        address collateralAsset,
+        uint256 minSeizedPerRepaid
+    ) external returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated);
     /// @notice Writes off every debt of an account that holds no collateral through the vaults'
     ///         bad-debt path (insurance fund first, then lenders).
     /// @return assetsWrittenOff Number of debt assets written off.

@@ -57,6 +57,12 @@ interface IVault is IERC4626 {
     event Skimmed(address indexed to, uint256 assets);
     /// @notice The admin changed the reserve factor (WAD share of interest sent to insurance).
     event ReserveFactorSet(uint256 reserveFactor);
+    /// @notice The insurance fund paid a liquidator `assets` (the keeper floor on deep or insolvent
+    ///         accounts), off what it paid for the repayment.
+    event InsuranceTipPaid(address indexed to, uint256 assets, uint256 insuranceFund);
+    /// @notice The borrow index reached MAX_BORROW_INDEX: interest stopped accruing (it would
+    ///         otherwise overflow and freeze the vault).
+    event BorrowIndexCapped(uint256 borrowIndex);
 
     // ------------------------------------------------------------------ views
     /// @notice The MarginAccount allowed to borrow, repay and report bad debt.
@@ -71,6 +77,8 @@ interface IVault is IERC4626 {
     function insuranceFund() external view returns (uint256);
     /// @notice Borrow index accrued up to now (WAD). Debt of a borrower = scaled debt * index / 1e18.
     function borrowIndex() external view returns (uint256);
+    /// @notice Borrow index and insurance fund, both accrued up to now, in one call.
+    function indexAndInsurance() external view returns (uint256 index, uint256 insurance);
     /// @notice Utilization = borrows / (cash + borrows), WAD.
     function utilization() external view returns (uint256);
     /// @notice Current borrow rate, WAD per second, at the utilization after accrual up to now.
@@ -88,9 +96,12 @@ interface IVault is IERC4626 {
     function borrow(uint256 assets, address receiver) external returns (uint256 index);
     /// @notice Records a repayment of `assets`, already transferred to the vault. Only the MarginAccount.
     function repay(uint256 assets) external;
-    /// @notice Records a liquidation's repayment of `assets` and the insurance fee `insuranceFee`
-    ///         paid by `payer`, both already transferred to the vault. Only the MarginAccount.
-    function repayWithInsuranceFee(uint256 assets, uint256 insuranceFee, address payer) external;
+    /// @notice Records a liquidation's repayment of `assets`, the insurance fee `insuranceFee` paid by
+    ///         `payer` into the insurance fund and the tip `insuranceTip` the fund pays `payer`: the
+    ///         vault receives assets + insuranceFee - insuranceTip (transferred in the same
+    ///         transaction). Reverts InsufficientInsurance if the fund (plus the fee) cannot pay the
+    ///         tip. Only the MarginAccount.
+    function repayLiquidation(uint256 assets, uint256 insuranceFee, uint256 insuranceTip, address payer) external;
     /// @notice Writes off `assets` of unrecoverable debt: insurance fund first, then the lenders.
     ///         Only the MarginAccount.
     /// @return covered Part paid by the insurance fund.

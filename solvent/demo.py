@@ -38,7 +38,7 @@ from solvent.risk import (
     EngineParams,
     Position,
     account_health,
-    scaled_debt_for_borrow,
+    scaled_debt_after_borrow,
 )
 from solvent.units import from_units, from_wad, to_units
 
@@ -273,7 +273,7 @@ def _preflight(deployment: Deployment, ref: AccountRef, symbol: str, units: int)
         )
     index = int(asset.vault.borrowIndex())
     positions[symbol] = Position(
-        raw=current.raw - scaled_debt_for_borrow(units, index),
+        raw=-scaled_debt_after_borrow(max(-current.raw, 0), index, units),
         price=current.price,
         scale=current.scale,
         imf=current.imf,
@@ -486,7 +486,7 @@ def _keeper_table(result: DemoResult) -> Table:
 def _liquidations_table(result: DemoResult, labels: dict[str, str]) -> Table:
     table = Table(
         title="Liquidations (Liquidated events; health before, discount on the seized asset, "
-        "insurance cut paid on top)"
+        "insurance: +fee paid on top, -tip paid to the keeper)"
     )
     table.add_column("#", justify="right")
     table.add_column("Account")
@@ -503,7 +503,9 @@ def _liquidations_table(result: DemoResult, labels: dict[str, str]) -> Table:
             percent(liq.discount),
             f"{tokens(liq.repaid, debt_dec, 2)} {liq.debt_asset}",
             f"{tokens(liq.seized, coll_dec)} {liq.collateral_asset}",
-            f"{tokens(liq.insurance_fee, debt_dec, 2)} {liq.debt_asset}",
+            f"+{tokens(liq.insurance_fee, debt_dec, 2)}"
+            + (f" -{tokens(liq.insurance_tip, debt_dec, 2)}" if liq.insurance_tip else "")
+            + f" {liq.debt_asset}",
             usd(liq.profit_value),
             f"{tokens(liq.bad_debt, debt_dec, 2)} {liq.debt_asset}" if liq.bad_debt else "-",
             kind,
@@ -570,12 +572,15 @@ def render_report(result: DemoResult, labels: dict[str, str] | None = None) -> G
             f"({batches} liquidateBatch); still liquidatable: {len(report.remaining)}; "
             f"skipped: {len(report.skipped)}",
             f"Keeper profit: {usd(report.profit_value)} "
-            "(seized value - repaid value - insurance cut, at oracle prices)",
+            "(seized value + insurance tip - repaid value - insurance cut, at oracle prices)",
             f"Gas: {report.gas_used:,} for the liquidations, {report.total_gas_used:,} with "
             "approvals (not in the profit)",
-            f"Engine: discount = min + (max - min) x (1 - health) of the seized asset; insurance "
-            f"cut {percent(result.engine.insurance_share, 0)} of the discount value; partial "
-            f"liquidations stop at health {health_text(result.engine.target_health)}",
+            "Engine: discount = min(min + (max - min) x (1 - health), the discount that keeps "
+            "health unchanged) of the seized asset",
+            f"Insurance cut {percent(result.engine.insurance_share, 0)} of the discount value; "
+            "below the min discount, the insurance fund tips the keeper up to it",
+            "Partial liquidations stop at health "
+            f"{health_text(result.engine.target_health)}",
         )
     )
     notice = (

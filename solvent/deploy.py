@@ -152,10 +152,10 @@ def deploy_system(config: SolventConfig, deployer: Any, log: Log = _quiet) -> De
             spec.mmf,
             spec.collateral_cap(decimals),
             spec.debt_cap(decimals),
+            spec.min_discount,
+            spec.max_discount,
+            spec.min_debt_value,
             sender=deployer,
-        )
-        margin_account.setLiquidationParams(
-            token, spec.min_discount, spec.max_discount, spec.min_debt_value, sender=deployer
         )
         deployment.assets[spec.symbol] = DeployedAsset(
             spec=spec, token=token, vault=vault, feed=feeds[spec.symbol], decimals=decimals

@@ -16,6 +16,9 @@ prices USDC $1, WBTC $60,000, WETH $3,000; every figure is one transaction's `ga
                            the 10 WETH / 24,000 USDC account as far as the target health allows
     liquidate_batch20_per_account
                            one liquidateBatch of 20 sub-accounts (1 WETH / 2,400 USDC each), gas / 20
+    liquidate_batch100_per_account
+                           the same for 100 sub-accounts of another owner, gas / 100 (per-target cost
+                           is constant, so this is at most the batch-20 figure)
     liquidate_flash_1x1    a flash liquidation (FlashKeeper, callback that pays from inventory)
     liquidate_8_assets     an account holding 7 collateral assets and a USDC debt, WETH seized
     liquidate_bad_debt     ETH falls to $1,000; keeper takes trader3's last WETH, debt written off
@@ -55,7 +58,8 @@ def run_gas_scenario(
 ) -> dict[str, int]:
     """Run the documented scenario on the connected (fresh) chain; return operation -> gas used."""
     deployer, lender, lender2, trader, trader2, keeper, trader3 = (accounts[i] for i in range(7))
-    # accounts[7]: owner of the batch and flash sub-accounts; accounts[8]: the 8-asset account.
+    # accounts[7]: owner of the batch and flash sub-accounts; accounts[8]: the 8-asset account;
+    # accounts[9]: owner of the 100 batch sub-accounts.
     gas: dict[str, int] = {}
     # Every block exactly one second after the previous one: interest accrual (and so gas) must not
     # depend on how fast this machine sends transactions.
@@ -128,6 +132,13 @@ def run_gas_scenario(
             batch_owner, sub, usdc.token, units(usdc, "2400"), batch_owner, sender=batch_owner
         )
         targets.append((batch_owner.address, sub))
+    big_owner = accounts[9]
+    fund(weth, big_owner, "100", ma)
+    big_targets = []
+    for sub in range(1, 101):
+        ma.deposit(big_owner, sub, weth.token, units(weth, "1"), sender=big_owner)
+        ma.borrow(big_owner, sub, usdc.token, units(usdc, "2400"), big_owner, sender=big_owner)
+        big_targets.append((big_owner.address, sub))
     ma.deposit(batch_owner, 100, weth.token, units(weth, "1"), sender=batch_owner)
     ma.borrow(batch_owner, 100, usdc.token, units(usdc, "2400"), batch_owner, sender=batch_owner)
     flash = project.FlashKeeper.deploy(liq, ZERO_ADDRESS, sender=deployer)
@@ -155,6 +166,10 @@ def run_gas_scenario(
     if tx.return_value[2] != len(targets):
         raise RuntimeError("gas scenario drifted: every batch account should be liquidated")
     gas["liquidate_batch20_per_account"] = tx.gas_used // len(targets)
+    tx = liq.liquidateBatch(big_targets, usdc.token, weth.token, 0, sender=keeper)
+    if tx.return_value[2] != len(big_targets):
+        raise RuntimeError("gas scenario drifted: every batch-100 account should be liquidated")
+    gas["liquidate_batch100_per_account"] = tx.gas_used // len(big_targets)
     tx = flash.flashLiquidate(
         batch_owner, 100, usdc.token, weth.token, MAX_UINT, 0, 0, sender=keeper
     )

@@ -94,11 +94,14 @@ class Liquidation:
     gas_used: int  # of the whole transaction (shared by the liquidations of one batch)
     tx_hash: str
     batch_size: int = 1  # accounts settled by the transaction
+    insurance_tip: int = 0  # debt-asset units the insurance fund paid the keeper
+    tip_value: int = 0
 
     @property
     def profit_value(self) -> int:
-        """Keeper's gain in USD WAD: collateral received minus debt tokens paid (gas excluded)."""
-        return self.seized_value - self.repaid_value - self.fee_value
+        """Keeper's gain in USD WAD: collateral received and tip minus debt tokens paid (gas
+        excluded)."""
+        return self.seized_value + self.tip_value - self.repaid_value - self.fee_value
 
 
 @dataclass(frozen=True)
@@ -439,6 +442,7 @@ class Keeper:
                 debt_scale=debt.scale,
                 collateral_price=prices[pair.collateral_asset],
                 collateral_scale=coll.scale,
+                insurance_tip=pair.insurance_tip,
             )
             if profit < self.min_profit:
                 refused.append(f"{pair.debt_asset}/{pair.collateral_asset} profit {profit} < min")
@@ -465,7 +469,8 @@ class Keeper:
         self.ensure_funds(debt, self._with_slack(pair.owed))
         self.log(
             f"keeper: liquidating {c.account}: repay {pair.max_repay} {debt.symbol} units "
-            f"(+{pair.insurance_fee} insurance), seize {pair.seize} {collateral.symbol} units at "
+            f"(+{pair.insurance_fee} insurance fee, -{pair.insurance_tip} insurance tip), seize "
+            f"{pair.seize} {collateral.symbol} units at "
             f"{pair.discount / WAD:.2%} discount"
         )
         receipt = self.liquidator.liquidate(
@@ -492,6 +497,10 @@ class Keeper:
         collateral = self.deployment.asset(collateral_symbol)
         owed = sum(c.pair.owed for c in group)
         seize = sum(c.pair.seize for c in group)
+        # Slippage per target: at least the lens's worst collateral-per-debt rate, less the slack.
+        # A target a rival liquidated first is skipped, not the whole batch.
+        rate = min(c.pair.seize * WAD // c.pair.max_repay for c in group)
+        min_rate = rate - rate * self.slack_bps // 10_000
         self.ensure_funds(debt, self._with_slack(owed))
         self.log(
             f"keeper: batch-liquidating {len(group)} accounts in {debt.symbol}/"
@@ -502,11 +511,11 @@ class Keeper:
             [(c.account.owner, c.account.sub_id) for c in group],
             debt.token,
             collateral.token,
-            seize,
+            min_rate,
             sender=self.sender,
         )
         self._record(receipt, "liquidateBatch", prices, report, len(group))
-        for event in self.liquidator.LiquidationSkipped.from_receipt(receipt):
+        for event in self.ma.LiquidationSkipped.from_receipt(receipt):
             account = AccountRef(str(event.owner), int(event.subId))
             status = Status(int(event.status)).name
             report.skipped.append(Skip(account, f"skipped by the batch: {status}"))
@@ -536,6 +545,8 @@ class Keeper:
                 gas_used=int(receipt.gas_used),
                 tx_hash=str(receipt.txn_hash),
                 batch_size=size,
+                insurance_tip=int(event.insuranceTip),
+                tip_value=value_down(int(event.insuranceTip), dp, debt.scale),
             )
             report.liquidations.append(liq)
         self._record_bad_debt(receipt, report)
@@ -635,13 +646,19 @@ def read_positions(
         if raw == 0:
             continue
         cfg = ma.assetConfig(token, block_id=block_id)
+        index, insurance = (
+            (int(x) for x in asset.vault.indexAndInsurance(block_id=block_id))
+            if raw < 0
+            else (WAD, 0)
+        )
         out[asset.symbol] = Position(
             raw=raw,
             price=int(deployment.oracle.price(token, block_id=block_id)[0]),
             scale=int(cfg.scale),
             imf=int(cfg.imf),
             mmf=int(cfg.mmf),
-            index=int(asset.vault.borrowIndex(block_id=block_id)) if raw < 0 else WAD,
+            index=index,
+            insurance=insurance,
             min_discount=int(cfg.minDiscount),
             max_discount=int(cfg.maxDiscount),
             min_debt_value=int(cfg.minDebtValue),

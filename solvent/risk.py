@@ -14,17 +14,22 @@ Every formula and rounding direction matches the contracts exactly, so results a
 Collateral values round down; debt tokens, debt values and requirements round up.
 
 Liquidation (Liquidator._price), for one (debt asset, collateral asset) pair of an account with
-E < MMR, with d the discount, T the target health and s/p the token scales and prices:
-    d      = minDiscount + (maxDiscount - minDiscount) * (1 - h)          (of the collateral asset)
+E < MMR, with T the target health and s/p the token scales and prices:
+    d      = min(auction, d*), of the collateral asset's minDiscount / maxDiscount:
+             auction = minDiscount + (maxDiscount - minDiscount) * (1 - h)
+             d*      = h * (mmf_coll + mmf_debt) / (1 + h * mmf_debt)   (keeps health unchanged)
     cap    = T * MMR reached: (T * MMR - E) / ((1 + T * mmf_debt) - (1 - T * mmf_coll) / (1 - d)),
-             plus the settlement's rounding of the debt (ceil(index) + 1 units) so that it is
-             reached; the whole debt when E <= 0 or when the debt left would be dust (< minDebtValue)
-    repay  = min(maxRepay, cap)
+             plus ceil(index) + 1 units of slack; the whole debt when E <= 0 or when the debt left
+             would be dust (< minDebtValue)
+    repay  = what burning floor(min(maxRepay, cap) / index) scaled units takes off the debt
     seize  = repay * p_debt / s_debt / (1 - d) * s_coll / p_coll        (all of it at most)
     fee    = repay * d / (1 - d) * insuranceShare                        (on top of repay)
-On a solvent account d is lowered, if needed, to E / (repay value + E), so the discount value paid
-never exceeds the equity. A liquidation that leaves a debt worth less than minDebtValue is refused
-(DUST) unless it takes all of the seized collateral asset.
+    tip    = repay * (minD / (1 - minD) - d / (1 - d)) * (1 - insuranceShare) when d < minD,
+             at most the debt vault's insurance fund                     (off what the keeper pays)
+A liquidation that leaves a debt worth less than minDebtValue is refused (DUST) unless it takes all
+of the seized collateral asset and that was the last collateral or the account stays below
+maintenance; if taking all of it would leave a healthy account with dust, it repays less and leaves
+exactly the floor.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class Position:
     imf: int
     mmf: int
     index: int = WAD  # borrow index of the asset's vault (only used for debt)
+    insurance: int = 0  # insurance fund of the asset's vault (only used for debt: the keeper tip)
     min_discount: int = 0
     max_discount: int = 0
     min_debt_value: int = 0
@@ -117,9 +123,40 @@ def debt_tokens(scaled: int, index: int) -> int:
     return mul_div_up(scaled, index, WAD)
 
 
+def scaled_debt_after_borrow(scaled: int, index: int, amount: int) -> int:
+    """Scaled debt after borrowing `amount` on top of `scaled` (MarginAccount.borrow): the smallest
+    whole number of scaled units whose debt covers the old debt plus `amount`."""
+    owed = debt_tokens(scaled, index) + amount
+    return mul_div_down(owed - 1, WAD, index) + 1
+
+
 def scaled_debt_for_borrow(amount: int, index: int) -> int:
-    """Scaled debt added by borrowing `amount` (rounded up)."""
-    return mul_div_up(amount, WAD, index)
+    """Scaled debt of a fresh borrow of `amount` (no debt before)."""
+    return scaled_debt_after_borrow(0, index, amount)
+
+
+def repaid_by(scaled: int, index: int, debt: int, burned: int) -> int:
+    """Tokens a burn of `burned` scaled units takes off the debt (LiquidationMath.repaidBy)."""
+    if burned >= scaled:
+        return debt
+    return debt - mul_div_up(scaled - burned, index, WAD)
+
+
+def repay_at_most(scaled: int, index: int, debt: int, amount: int) -> tuple[int, int]:
+    """(scaled burned, tokens paid <= amount) of a repayment of at most `amount`
+    (LiquidationMath.repayAtMost); 0 paid: below one scaled unit."""
+    if amount >= debt:
+        return scaled, debt
+    burned = mul_div_down(amount, WAD, index)
+    return burned, repaid_by(scaled, index, debt, burned)
+
+
+def repay_at_least(scaled: int, index: int, debt: int, amount: int) -> tuple[int, int]:
+    """(scaled burned, tokens paid >= amount) of the smallest repayment of at least `amount`
+    (LiquidationMath.repayAtLeast)."""
+    kept = min(mul_div_down(debt - amount, WAD, index), scaled)
+    burned = scaled - kept
+    return burned, repaid_by(scaled, index, debt, burned)
 
 
 def value_up(units: int, price: int, scale: int) -> int:
@@ -155,7 +192,8 @@ class Status(IntEnum):
     NO_DEBT = 2
     NO_COLLATERAL = 3
     DUST = 4
-    DUPLICATE = 5  # batch only: the account was listed earlier in the same batch
+    REPAY_TOO_SMALL = 5  # maxRepay below one scaled unit of debt
+    SLIPPAGE = 6  # batch only: below the keeper's minimum collateral per unit repaid
 
 
 @dataclass(frozen=True)
@@ -193,27 +231,58 @@ class LiquidationSnapshot:
     min_debt_value: int
     collateral_assets: int
     debt_index: int = 0
+    debt_scaled: int = 0
+    insurance_fund: int = 0
 
     @classmethod
     def from_chain(cls, s: Any) -> LiquidationSnapshot:
         """From the struct MarginAccount.liquidationSnapshot returns (ape or a plain tuple)."""
         if isinstance(s, tuple | list):
-            (eq, mmr, debt, coll, dp, cp, ds, cs, dm, cm, mind, maxd, mdv, idx, _, _, n) = s
+            (
+                eq,
+                mmr,
+                debt,
+                coll,
+                dp,
+                cp,
+                ds,
+                cs,
+                dm,
+                cm,
+                mind,
+                maxd,
+                mdv,
+                idx,
+                _,
+                _,
+                n,
+                sc,
+                ins,
+            ) = s
         else:
             eq, mmr, debt, coll = s.equity, s.mmr, s.debt, s.collateral
             dp, cp, ds, cs = s.debtPrice, s.collateralPrice, s.debtScale, s.collateralScale
             dm, cm, mind, maxd = s.debtMmf, s.collateralMmf, s.minDiscount, s.maxDiscount
-            mdv, idx, n = s.minDebtValue, s.debtIndex, s.collateralAssets
+            mdv, idx, n, sc, ins = (
+                s.minDebtValue,
+                s.debtIndex,
+                s.collateralAssets,
+                s.debtScaled,
+                s.insuranceFund,
+            )
         return cls(
             *(int(x) for x in (eq, mmr, debt, coll, dp, cp, ds, cs, dm, cm, mind, maxd, mdv, n)),
             debt_index=int(idx),
+            debt_scaled=int(sc),
+            insurance_fund=int(ins),
         )
 
 
 @dataclass(frozen=True)
 class LiquidationQuote:
-    """One priced liquidation (Liquidator.Quote). `repay`, `seize` and `debt_left_value` are also
-    filled for a DUST status (what was refused); `insurance_fee` is then 0, as on-chain."""
+    """One priced liquidation (IMarginAccount.LiquidationQuote). `repay`, `seize` and
+    `debt_left_value` are also filled for a DUST status (what was refused); the fee and the tip are
+    then 0, as on-chain."""
 
     status: Status
     repay: int = 0
@@ -222,6 +291,8 @@ class LiquidationQuote:
     discount: int = 0
     health: int = 0
     debt_left_value: int = 0
+    insurance_tip: int = 0
+    repay_scaled: int = 0
 
     @property
     def ok(self) -> bool:
@@ -229,22 +300,37 @@ class LiquidationQuote:
 
     @property
     def owed(self) -> int:
-        """Debt-asset units the liquidator pays: repay + insurance fee."""
-        return self.repay + self.insurance_fee
+        """Debt-asset units the liquidator transfers: repay + insurance fee - insurance tip."""
+        return self.repay + self.insurance_fee - self.insurance_tip
 
-    def as_chain_quote(self) -> tuple[int, int, int, int]:
-        """What Liquidator.quote returns when it does not revert: (repay, seize, fee, discount)."""
-        return (self.repay, self.seize, self.insurance_fee, self.discount)
+    def as_chain_quote(self) -> tuple[int, int, int, int, int]:
+        """What Liquidator.quote returns when it does not revert: (repay, seize, fee, tip, discount)."""
+        return (self.repay, self.seize, self.insurance_fee, self.insurance_tip, self.discount)
 
 
-def liquidation_discount(health: int, min_discount: int, max_discount: int) -> int:
-    """Dutch-auction discount (WAD) at `health` < 1 (WAD; 0 when insolvent)."""
-    return min_discount + mul_div_down(max_discount - min_discount, WAD - health, WAD)
+def health_of(equity: int, mmr: int) -> int:
+    """LiquidationMath.health: equity / MMR in WAD, rounded down; 0 when equity <= 0."""
+    return mul_div_down(equity, WAD, mmr) if equity > 0 else 0
+
+
+def health_preserving_discount(health: int, mmf_coll: int, mmf_debt: int) -> int:
+    """d* = h * (mmf_coll + mmf_debt) / (1 + h * mmf_debt), rounded down: the discount at which a
+    liquidation of this pair leaves health unchanged (LiquidationMath.healthPreservingDiscount)."""
+    return mul_div_down(health, mmf_coll + mmf_debt, WAD + mul_div_up(health, mmf_debt, WAD))
+
+
+def liquidation_discount(
+    health: int, min_discount: int, max_discount: int, mmf_coll: int, mmf_debt: int
+) -> int:
+    """The account's discount (WAD) at `health` < 1 (WAD; 0 when insolvent): the Dutch auction in
+    health, capped by the health-preserving discount (LiquidationMath.discount)."""
+    auction = min_discount + mul_div_down(max_discount - min_discount, WAD - health, WAD)
+    return min(auction, health_preserving_discount(health, mmf_coll, mmf_debt))
 
 
 def target_repay_cap(snap: LiquidationSnapshot, discount: int, target_health: int) -> int:
     """Debt-token repay that brings a solvent account's equity to target_health * MMR (rounded up,
-    with the settlement's rounding slack, so it is reached); MAX_UINT256 when no partial
+    with the slack of whole scaled units, so it is reached); MAX_UINT256 when no partial
     liquidation of this pair can."""
     shortfall = mul_div_up(target_health, snap.mmr, WAD) - snap.equity
     gain = WAD + mul_div_down(target_health, snap.debt_mmf, WAD)
@@ -252,12 +338,44 @@ def target_repay_cap(snap: LiquidationSnapshot, discount: int, target_health: in
     loss = 0 if t_coll_mmf >= WAD else mul_div_up(WAD - t_coll_mmf, WAD, WAD - discount)
     if gain <= loss:
         return MAX_UINT256
-    # Settlement burns scaled debt rounded down and reads the rest back rounded up: the account may
-    # owe up to ceil(index) + 1 units more than debt - repay, each costing (1 + T * mmf_debt) of
-    # its value in shortfall, which the cap also repays.
+    # A repayment of at most R clears at least R - ceil(index) - 1 units; each such unit costs
+    # (1 + T * mmf_debt) of its value in shortfall, which the cap also repays.
     slack_units = mul_div_up(snap.debt_index, 1, WAD) + 1
     shortfall += mul_div_up(slack_units * snap.debt_price, gain, snap.debt_scale * WAD)
     return mul_div_up(mul_div_up(shortfall, WAD, gain - loss), snap.debt_scale, snap.debt_price)
+
+
+def _buy(snap: LiquidationSnapshot, discount: int, amount: int) -> tuple[int, int, int, bool]:
+    """Liquidator._buy: (repay_scaled, repay, seize, took_all) of a repayment of at most `amount`."""
+    keep = WAD - discount
+    need = mul_div_up(
+        mul_div_up(
+            value_up(snap.collateral, snap.collateral_price, snap.collateral_scale), keep, WAD
+        ),
+        snap.debt_scale,
+        snap.debt_price,
+    )
+    if amount >= need:
+        burned, paid = repay_at_least(snap.debt_scaled, snap.debt_index, snap.debt, need)
+        if paid <= amount:
+            return burned, paid, snap.collateral, True
+    burned, paid = repay_at_most(snap.debt_scaled, snap.debt_index, snap.debt, amount)
+    seize = mul_div_down(
+        mul_div_down(mul_div_down(paid, snap.debt_price, snap.debt_scale), WAD, keep),
+        snap.collateral_scale,
+        snap.collateral_price,
+    )
+    return burned, paid, seize, False
+
+
+def _liquidatable_after(snap: LiquidationSnapshot, repay: int, seize: int) -> bool:
+    """Liquidator._liquidatableAfter: certainly still below maintenance after the liquidation."""
+    seize_down = value_down(seize, snap.collateral_price, snap.collateral_scale)
+    seize_up = value_up(seize, snap.collateral_price, snap.collateral_scale)
+    repay_up = value_up(repay, snap.debt_price, snap.debt_scale)
+    equity_after = snap.equity - seize_down + repay_up
+    drop = mul_div_up(seize_up, snap.collateral_mmf, WAD) + mul_div_up(repay_up, snap.debt_mmf, WAD)
+    return drop < snap.mmr and equity_after < snap.mmr - drop
 
 
 def price_liquidation(
@@ -272,44 +390,62 @@ def price_liquidation(
     if snap.collateral == 0:
         return LiquidationQuote(Status.NO_COLLATERAL)
 
-    health = mul_div_down(snap.equity, WAD, snap.mmr) if snap.equity > 0 else 0
-    d = liquidation_discount(health, snap.min_discount, snap.max_discount)
+    health = health_of(snap.equity, snap.mmr)
+    d = liquidation_discount(
+        health, snap.min_discount, snap.max_discount, snap.collateral_mmf, snap.debt_mmf
+    )
 
     cap = snap.debt
     if snap.equity > 0:
         cap = min(target_repay_cap(snap, d, params.target_health), cap)
-    if cap < snap.debt and value_up(snap.debt - cap, snap.debt_price, snap.debt_scale) < (
-        snap.min_debt_value
-    ):
-        cap = snap.debt
-    repay = min(max_repay, cap)
+    if cap < snap.debt:
+        # What the capped repayment would really leave, in whole scaled units.
+        _, capped = repay_at_most(snap.debt_scaled, snap.debt_index, snap.debt, cap)
+        if value_up(snap.debt - capped, snap.debt_price, snap.debt_scale) < snap.min_debt_value:
+            cap = snap.debt
+    burned, repay, seize, took_all = _buy(snap, d, min(max_repay, cap))
 
-    # Equity floor: the discount value paid, repay * d / (1 - d), stays within a positive equity.
-    if snap.equity > 0:
-        repay_value = value_up(repay, snap.debt_price, snap.debt_scale)
-        d = min(d, mul_div_down(snap.equity, WAD, repay_value + snap.equity))
+    def refused(status: Status, left: int = 0) -> LiquidationQuote:
+        return LiquidationQuote(status, repay, seize, 0, d, health, left, 0, burned)
 
-    # Collateral bought at price * (1 - d); when the account holds less, all of it for less.
-    keep = WAD - d
-    seize = mul_div_down(
-        mul_div_down(mul_div_down(repay, snap.debt_price, snap.debt_scale), WAD, keep),
-        snap.collateral_scale,
-        snap.collateral_price,
-    )
-    if seize > snap.collateral:
-        seize = snap.collateral
-        value = value_up(snap.collateral, snap.collateral_price, snap.collateral_scale)
-        repay = min(
-            mul_div_up(mul_div_up(value, keep, WAD), snap.debt_scale, snap.debt_price), repay
-        )
-
+    if repay == 0:
+        return refused(Status.REPAY_TOO_SMALL)
     debt_left_value = 0
     if repay < snap.debt:
         debt_left_value = value_up(snap.debt - repay, snap.debt_price, snap.debt_scale)
-        if debt_left_value < snap.min_debt_value and seize != snap.collateral:
-            return LiquidationQuote(Status.DUST, repay, seize, 0, d, health, debt_left_value)
-    fee = mul_div_up(mul_div_up(repay, d, WAD - d), params.insurance_share, WAD)
-    return LiquidationQuote(Status.OK, repay, seize, fee, d, health, debt_left_value)
+        if debt_left_value < snap.min_debt_value:
+            if not took_all:
+                return refused(Status.DUST, debt_left_value)
+            if snap.collateral_assets > 1 and not _liquidatable_after(snap, repay, seize):
+                floor_tokens = mul_div_up(snap.min_debt_value, snap.debt_scale, snap.debt_price)
+                if floor_tokens >= snap.debt:
+                    return refused(Status.DUST, debt_left_value)
+                burned, repay, seize, _ = _buy(snap, d, snap.debt - floor_tokens)
+                if repay == 0:
+                    return refused(Status.DUST, debt_left_value)
+                debt_left_value = value_up(snap.debt - repay, snap.debt_price, snap.debt_scale)
+    fee, tip = liquidation_incentives(snap, repay, d, params.insurance_share)
+    return LiquidationQuote(Status.OK, repay, seize, fee, d, health, debt_left_value, tip, burned)
+
+
+def liquidation_incentives(
+    snap: LiquidationSnapshot, repay: int, discount: int, insurance_share: int
+) -> tuple[int, int]:
+    """(insurance fee, insurance tip) of a liquidation repaying `repay` at `discount`
+    (Liquidator._incentives): the fee is insuranceShare of the account's discount value; below the
+    collateral's minDiscount the tip tops the keeper's net gain up to what minDiscount gives,
+    bounded by the debt vault's insurance fund plus this liquidation's own fee."""
+    fee = mul_div_up(mul_div_up(repay, discount, WAD - discount), insurance_share, WAD)
+    tip = 0
+    if discount < snap.min_discount:
+        gap = mul_div_down(snap.min_discount, WAD, WAD - snap.min_discount) - mul_div_up(
+            discount, WAD, WAD - discount
+        )
+        tip = min(
+            mul_div_down(mul_div_down(repay, gap, WAD), WAD - insurance_share, WAD),
+            snap.insurance_fund + fee,  # the fund once this liquidation's fee is in it
+        )
+    return fee, tip
 
 
 def pair_snapshot(
@@ -335,6 +471,8 @@ def pair_snapshot(
         min_debt_value=d.min_debt_value if d else 0,
         collateral_assets=collateral_assets,
         debt_index=d.index if d else 0,
+        debt_scaled=-d.raw if d else 0,
+        insurance_fund=d.insurance if d else 0,
     )
 
 
@@ -389,6 +527,11 @@ def quote_error(
             "DustRemaining",
             {"debtLeftValue": quote.debt_left_value, "minDebtValue": snap.min_debt_value},
         )
+    if quote.status == Status.REPAY_TOO_SMALL:
+        return (
+            "RepayTooSmall",
+            {"amount": max_repay, "minAmount": mul_div_up(snap.debt_index, 1, WAD)},
+        )
     return None
 
 
@@ -406,6 +549,7 @@ class PairQuote:
     seize: int
     insurance_fee: int
     discount: int
+    insurance_tip: int = 0
 
     @property
     def ok(self) -> bool:
@@ -413,7 +557,8 @@ class PairQuote:
 
     @property
     def owed(self) -> int:
-        return self.max_repay + self.insurance_fee
+        """Debt-asset units the keeper transfers: repay + fee - tip."""
+        return self.max_repay + self.insurance_fee - self.insurance_tip
 
 
 @dataclass(frozen=True)
@@ -443,10 +588,11 @@ class AccountLens:
         out = []
         for p in pairs:
             if isinstance(p, tuple | list):
-                debt, coll, status, repay, seize, fee, discount = p
+                debt, coll, status, repay, seize, fee, tip, discount = p
             else:
                 debt, coll, status = p.debtAsset, p.collateralAsset, p.status
-                repay, seize, fee, discount = p.maxRepay, p.seize, p.insuranceFee, p.discount
+                repay, seize, fee = p.maxRepay, p.seize, p.insuranceFee
+                tip, discount = p.insuranceTip, p.discount
             out.append(
                 PairQuote(
                     asset_key(debt),
@@ -456,6 +602,7 @@ class AccountLens:
                     int(seize),
                     int(fee),
                     int(discount),
+                    int(tip),
                 )
             )
         return cls(bool(liquidatable), int(equity), int(mmr), int(health), tuple(out))
@@ -479,7 +626,11 @@ def account_lens(positions: Mapping[K, Position], params: EngineParams) -> Accou
         for c in collaterals:
             snap = pair_snapshot(health, held[d], held[c], len(collaterals))
             q = price_liquidation(snap, MAX_UINT256, params)
-            pairs.append(PairQuote(d, c, q.status, q.repay, q.seize, q.insurance_fee, q.discount))
+            pairs.append(
+                PairQuote(
+                    d, c, q.status, q.repay, q.seize, q.insurance_fee, q.discount, q.insurance_tip
+                )
+            )
     return AccountLens(
         liquidatable=health.liquidatable,
         equity=health.equity,
@@ -498,11 +649,14 @@ def liquidation_profit(
     debt_scale: int,
     collateral_price: int,
     collateral_scale: int,
+    insurance_tip: int = 0,
 ) -> int:
-    """The liquidator's gain in USD WAD at oracle prices: seized value (rounded down) minus what
-    it pays, repay and insurance fee (each rounded up). Gas excluded."""
+    """The liquidator's gain in USD WAD at oracle prices: seized value (rounded down) plus the tip
+    minus what it pays, repay and insurance fee (each rounded up; the tip rounded down). Gas
+    excluded."""
     return (
         value_down(seize, collateral_price, collateral_scale)
+        + value_down(insurance_tip, debt_price, debt_scale)
         - value_up(repay, debt_price, debt_scale)
         - value_up(insurance_fee, debt_price, debt_scale)
     )

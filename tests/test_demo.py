@@ -70,6 +70,7 @@ def _best_pair(demo: DemoResult, system, ref: AccountRef) -> tuple[str, str]:
             debt_scale=system.asset(p.debt_asset).scale,
             collateral_price=prices[p.collateral_asset],
             collateral_scale=system.asset(p.collateral_asset).scale,
+            insurance_tip=p.insurance_tip,
         )
 
     ok = [p for p in demo.lens_at_crash[ref].pairs if p.status == Status.OK]
@@ -164,7 +165,8 @@ def test_scenario__results_match_liquidated_and_bad_debt_events(demo, ma, system
         (b.account, b.amount, b.covered, b.socialized) for b in demo.keeper.bad_debts
     ]
     assert demo.keeper.profit_value == sum(
-        liq.seized_value - liq.repaid_value - liq.fee_value for liq in demo.keeper.liquidations
+        liq.seized_value + liq.tip_value - liq.repaid_value - liq.fee_value
+        for liq in demo.keeper.liquidations
     )
     assert demo.keeper.profit_value > 0
 
@@ -174,14 +176,15 @@ def test_scenario__insurance_funds_change_exactly_as_vault_events_say(demo, syst
         vault = system.asset(row.symbol).vault
         span = (row.before.block + 1, row.after.block + 1)  # blocks after the "before" read
         funded = sum(int(e.assets) for e in vault.InsuranceFunded.range(*span))
+        tipped = sum(int(e.assets) for e in vault.InsuranceTipPaid.range(*span))
         reserve = sum(int(e.toInsurance) for e in vault.InterestAccrued.range(*span))
         realized = list(vault.BadDebtRealized.range(*span))
         covered = sum(int(e.coveredByInsurance) for e in realized)
-        assert row.after.insurance == row.before.insurance + funded + reserve - covered
+        assert row.after.insurance == row.before.insurance + funded + reserve - tipped - covered
         assert covered == row.covered
         assert sum(int(e.socialized) for e in realized) == row.socialized
         assert sum(int(e.amount) for e in realized) == row.bad_debt
-    fees = sum(liq.insurance_fee for liq in demo.keeper.liquidations)
+    fees = sum(liq.insurance_fee - liq.insurance_tip for liq in demo.keeper.liquidations)
     usdc_row = demo.vault("USDC")
     assert usdc_row.covered <= usdc_row.before.insurance + fees + 10**6  # + at most $1 of reserve
     # Lenders of the USDC vault absorbed the socialized part: one share is worth less.
@@ -202,7 +205,8 @@ def test_report__contains_the_key_rows(demo):
         "insurance fund and value of one share",
         "Keeper profit",
         "1 liquidateBatch",
-        "insurance cut 20% of the discount value",
+        "Insurance cut 20% of the discount value",
+        "the insurance fund tips the keeper",
         "stop at health 1.05",
     ):
         assert title in text
@@ -213,11 +217,14 @@ def test_report__contains_the_key_rows(demo):
     assert usd(demo.keeper.profit_value) in text
     for liq in demo.keeper.liquidations:
         assert percent(liq.discount) in text
-        assert f"{tokens(liq.insurance_fee, 6, 2)} USDC" in text
+        assert f"+{tokens(liq.insurance_fee, 6, 2)}" in text
         assert usd(liq.profit_value) in text
-    # The insolvent account bought at the full discount (health 0): WETH's maxDiscount, 7%.
+    # The insolvent account pays no discount (health 0); the USDC insurance fund tips the keeper
+    # (1 - 20%) x 1% / 99% of the repayment (WETH's minDiscount as the keeper floor).
     (frank_liq,) = frank.liquidations
-    assert frank_liq.discount == 7 * WAD // 100 and "7.00%" in text
+    assert frank_liq.discount == 0 and frank_liq.insurance_fee == 0
+    assert frank_liq.insurance_tip == frank_liq.repaid * (WAD // 99) // WAD * 8 // 10
+    assert f"-{tokens(frank_liq.insurance_tip, 6, 2)} USDC" in text
     assert f"{tokens(frank_liq.bad_debt, 6, 2)} USDC" in text
     usdc = demo.vault("USDC")
     for value in (usdc.bad_debt, usdc.covered, usdc.socialized, usdc.after.share_price):

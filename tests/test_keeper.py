@@ -98,6 +98,7 @@ def _best(system, lens: AccountLens) -> PairQuote:
             debt_scale=debt.scale,
             collateral_price=prices[p.collateral_asset],
             collateral_scale=coll.scale,
+            insurance_tip=p.insurance_tip,
         )
 
     ok = [p for p in lens.pairs if p.status == Status.OK]
@@ -341,7 +342,7 @@ def test_keeper_pass__funded_keeper__approves_margin_account_and_uses_own_tokens
     report = Keeper(system, keeper).run_pass(start_block=start)
 
     assert report.remaining == report.skipped == []
-    paid = sum(liq.repaid + liq.insurance_fee for liq in report.liquidations)
+    paid = sum(liq.repaid + liq.insurance_fee - liq.insurance_tip for liq in report.liquidations)
     assert int(usdc.token.balanceOf(keeper)) == held - paid
     assert int(usdc.token.allowance(keeper, ma)) == 0
     approvals = [tx for tx in report.transactions if tx.kind == "approve"]

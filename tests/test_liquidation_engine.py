@@ -16,7 +16,7 @@ import pytest
 from ape import chain, project
 
 from solvent.deploy import DeployedAsset
-from solvent.risk import WAD, debt_tokens, mul_div_down, mul_div_up
+from solvent.risk import WAD, mul_div_up
 from tests.utils.chain import ev, fast_custom_error_decoding, logs, norm, reverts
 from tests.utils.helpers import YEAR, amount, chain_state, debt_of, seed_frozen_market
 from tests.utils.liquidation import (
@@ -101,8 +101,9 @@ def open_weth_long(act, usdc, weth, trader, sub: int = 0, coll: str = "10", debt
 
 
 def quote(liquidator, owner, sub, debt: DeployedAsset, coll: DeployedAsset, max_repay=MAX_UINT):
-    repay, seize, fee, discount = liquidator.quote(owner, sub, debt.token, coll.token, max_repay)
-    return int(repay), int(seize), int(fee), int(discount)
+    """Liquidator.quote: (repay, seize, insurance fee, insurance tip, discount)."""
+    out = liquidator.quote(owner, sub, debt.token, coll.token, max_repay)
+    return tuple(int(v) for v in out)
 
 
 def health_of(ma, owner, sub) -> int:
@@ -129,10 +130,10 @@ def test_flash_liquidation__keeper_contract_without_inventory__swaps_pays_and_ke
     usdc.token.mint(dex, amount(usdc, "1000000"), sender=deployer)
     assert usdc.token.balanceOf(flash) == 0 and weth.token.balanceOf(flash) == 0
 
-    repay, seize, fee, discount = quote(liquidator, trader, 0, usdc, weth)
+    repay, seize, fee, tip, discount = quote(liquidator, trader, 0, usdc, weth)
+    assert tip == 0  # health ~0.98: the account's own discount pays the keeper
     health = health_of(ma, trader, 0)
-    raw_usdc, raw_weth = (int(ma.rawBalance(trader, 0, a.token)) for a in (usdc, weth))
-    index = int(usdc.vault.borrowIndex())
+    raw_weth = int(ma.rawBalance(trader, 0, weth.token))
     debt_before = debt_of(ma, usdc, trader, must_owe=True)
     assert 0 < repay < debt_before and 0 < seize < int(raw_weth)  # a partial liquidation
     swap_out = seize * price * usdc.scale * (10_000 + edge_bps) // (WAD * weth.scale * 10_000)
@@ -153,6 +154,7 @@ def test_flash_liquidation__keeper_contract_without_inventory__swaps_pays_and_ke
             collateralAsset=weth.token,
             seized=seize,
             insuranceFee=fee,
+            insuranceTip=0,
             discount=discount,
             health=health,
             badDebt=0,
@@ -176,9 +178,9 @@ def test_flash_liquidation__keeper_contract_without_inventory__swaps_pays_and_ke
     assert usdc.token.balanceOf(flash) == profit
     assert weth.token.balanceOf(flash) == 0
     assert (int(usdc.token.balanceOf(keeper)), int(weth.token.balanceOf(keeper))) == keeper_tokens
-    # The account: collateral down by seize, scaled debt down by repay / index rounded down.
+    # The account: collateral down by seize, debt down by exactly the repayment.
     assert ma.rawBalance(trader, 0, weth.token) == raw_weth - seize
-    assert ma.rawBalance(trader, 0, usdc.token) == raw_usdc + mul_div_down(repay, WAD, index)
+    assert debt_of(ma, usdc, trader) == debt_before - repay
     # Books: the vault took repay + fee in cash, borrows fell by repay, insurance rose by fee, the
     # lenders' assets are unchanged; the MarginAccount sent out exactly `seize` WETH.
     after = books(system, [usdc, weth])
@@ -235,19 +237,16 @@ def test_flash_callback__does_not_pay__liquidation_reverts_with_token_error(
     approved, system, act, ma, liquidator, usdc, weth, trader, keeper, deployer, dex, flash
 ):
     open_weth_long(act, usdc, weth, trader)
-    repay, _, fee, _ = quote(liquidator, trader, 0, usdc, weth)
+    repay, _, fee, tip, _ = quote(liquidator, trader, 0, usdc, weth)
+    owed = repay + fee - tip
     if approved:
         flash.approve(usdc.token, ma, MAX_UINT, sender=deployer)
     before = chain_state(system, trader, [keeper, flash, dex])
 
     if approved:
-        error = reverts(
-            usdc.token.ERC20InsufficientBalance, sender=flash, balance=0, needed=repay + fee
-        )
+        error = reverts(usdc.token.ERC20InsufficientBalance, sender=flash, balance=0, needed=owed)
     else:
-        error = reverts(
-            usdc.token.ERC20InsufficientAllowance, spender=ma, allowance=0, needed=repay + fee
-        )
+        error = reverts(usdc.token.ERC20InsufficientAllowance, spender=ma, allowance=0, needed=owed)
     with error:
         flash.flashLiquidate(
             trader, 0, usdc.token, weth.token, MAX_UINT, 0, Mode.NOOP, sender=keeper
@@ -287,12 +286,13 @@ def batch_book(act, system, ma, liquidator, usdc, wbtc, weth, trader, keeper) ->
 
     sub 1  10 WETH / 12,000 USDC                 healthy                      -> HEALTHY
     sub 2  10 WETH / 22,800 USDC                 below maintenance, solvent   -> liquidated (partial)
-    sub 3   5 WETH / 11,500 USDC, listed twice   below maintenance, solvent   -> liquidated, DUPLICATE
+    sub 3   5 WETH / 11,500 USDC, listed twice   below maintenance, solvent   -> liquidated; the
+           second time it is priced on what the first left (back above maintenance) -> HEALTHY
     sub 4  10 WETH / 25,000 USDC                 insolvent                    -> liquidated, bad debt
     sub 5  1 WBTC / 42,000 USDC (no WETH)        below maintenance            -> NO_COLLATERAL
     sub 6  0.408333 WETH + 0.000222 WBTC / 1,000 USDC   insolvent; taking all the WETH leaves
-           $89 of USDC debt next to the WBTC: allowed, as all of the
-           seized asset goes (the dust rule's exception)               -> liquidated
+           $89 of USDC debt next to the WBTC: allowed, since the account stays below maintenance
+           and the next liquidation may repay the dust whole              -> liquidated
     """
     owner = Owner(system, trader, act.deployer)
     specs = {
@@ -313,7 +313,7 @@ def batch_book(act, system, ma, liquidator, usdc, wbtc, weth, trader, keeper) ->
         targets=[(t, 1), (t, 2), (t, 3), (t, 4), (t, 3), (t, 5), (t, 6)],
         expected_skips=[
             (t, 1, Status.HEALTHY),
-            (t, 3, Status.DUPLICATE),
+            (t, 3, Status.HEALTHY),
             (t, 5, Status.NO_COLLATERAL),
         ],
         liquidated=[(t, 2), (t, 3), (t, 4), (t, 6)],
@@ -325,7 +325,8 @@ def test_liquidate_batch__mixed_accounts__skips_the_unliquidatable_and_settles_t
     system, act, ma, liquidator, usdc, wbtc, weth, trader, keeper, batch_book
 ):
     book = batch_book
-    # Each liquidated account settles what `quote` prices on the state before the batch.
+    # Each liquidated account settles what `quote` prices on the state before the batch (no target
+    # is liquidated twice); only the tips depend on what the batch left in the insurance fund.
     quotes = {acct: quote(liquidator, *acct, usdc, weth) for acct in book.liquidated}
     healths = {acct: health_of(ma, *acct) for acct in book.liquidated}
     lens = dict(zip(book.targets, read_lens(liquidator, book.targets), strict=False))
@@ -333,18 +334,30 @@ def test_liquidate_batch__mixed_accounts__skips_the_unliquidatable_and_settles_t
     assert lens[(trader.address, 4)].equity < 0
     assert [
         p.status for p in lens[(trader.address, 6)].pairs if p.collateral == norm(weth.token)
-    ] == [Status.OK]  # it takes all the WETH, so it may leave dust next to the WBTC
+    ] == [Status.OK]  # it takes all the WETH, and the account stays liquidatable
     before = books(system, [usdc, weth])
     keeper_usdc, keeper_weth = int(usdc.token.balanceOf(keeper)), int(weth.token.balanceOf(keeper))
 
     tx = liquidator.liquidateBatch(book.targets, usdc.token, weth.token, 0, sender=keeper)
 
-    skipped = logs(tx, liquidator.LiquidationSkipped)
+    skipped = logs(tx, ma.LiquidationSkipped)
     assert skipped == [ev(owner=o, subId=s, status=int(st)) for o, s, st in book.expected_skips]
     events = liquidated(tx, ma)
     assert [(e["owner"], e["subId"]) for e in events] == [(norm(o), s) for o, s in book.liquidated]
+    (off,) = written_off(tx, ma)
+    fund = before["USDC"].insurance
     for e, acct in zip(events, book.liquidated, strict=True):
-        assert (e["repaid"], e["seized"], e["insuranceFee"], e["discount"]) == quotes[acct]
+        repay, seize, fee, tip, discount = quotes[acct]
+        assert (e["repaid"], e["seized"], e["insuranceFee"], e["discount"]) == (
+            repay,
+            seize,
+            fee,
+            discount,
+        )
+        assert e["insuranceTip"] == min(tip, fund)  # the fund the batch has left
+        fund += fee - e["insuranceTip"]
+        if acct == book.insolvent:
+            fund -= off["covered"]
         assert e["health"] == healths[acct]
         assert e["liquidator"] == norm(keeper)
         assert (e["debtAsset"], e["collateralAsset"]) == (norm(usdc.token), norm(weth.token))
@@ -353,21 +366,24 @@ def test_liquidate_batch__mixed_accounts__skips_the_unliquidatable_and_settles_t
     assert repaid == sum(e["repaid"] for e in events)
     assert seized == sum(e["seized"] for e in events)
     fees = sum(e["insuranceFee"] for e in events)
+    tips = sum(e["insuranceTip"] for e in events)
+    assert tips > 0  # the insolvent accounts' keeper floor
 
     # The insolvent account lost its last collateral: its USDC debt left was written off in this
-    # transaction, after the batch's repayment and fees were booked: the insurance fund, fees
-    # included, first, then the lenders.
+    # transaction, after what the batch had repaid so far (fees and tips included) was booked: the
+    # insurance fund, fees included, first, then the lenders.
     bad = [e["badDebt"] for e in events]
     assert bad[0] == bad[1] == bad[3] == 0 and bad[2] > 0  # sub 6 keeps its WBTC: no write-off
-    fund = before["USDC"].insurance + fees
-    (off,) = written_off(tx, ma)
+    fund_then = before["USDC"].insurance + sum(
+        e["insuranceFee"] - e["insuranceTip"] for e in events[:3]
+    )
     assert off == ev(
         owner=book.insolvent[0],
         subId=book.insolvent[1],
         asset=usdc.token,
         amount=bad[2],
-        covered=min(bad[2], fund),
-        socialized=bad[2] - min(bad[2], fund),
+        covered=min(bad[2], fund_then),
+        socialized=bad[2] - min(bad[2], fund_then),
     )
     assert ma.accountAssets(*book.insolvent) == []
     # The skipped accounts are untouched; the partially liquidated ones are not left with dust.
@@ -378,36 +394,91 @@ def test_liquidate_batch__mixed_accounts__skips_the_unliquidatable_and_settles_t
         left = -int(ma.balanceOf(*acct, usdc.token))
         assert usd_up(left, act.price(usdc), usdc.scale) >= usdc.spec.min_debt_value
 
-    # One transfer each way, one vault booking.
+    # One transfer each way; the vault booked the batch in two parts (before and after the
+    # write-off).
     after = books(system, [usdc, weth])
     u0, u1, w0, w1 = before["USDC"], after["USDC"], before["WETH"], after["WETH"]
     covered = off["covered"]
-    assert u1.cash == u0.cash + repaid + fees
+    assert u1.cash == u0.cash + repaid + fees - tips
     assert u1.total_borrows == u0.total_borrows - repaid - bad[2]
-    assert u1.insurance == u0.insurance + fees - covered
+    assert u1.insurance == u0.insurance + fees - tips - covered
     assert u1.total_assets == u0.total_assets - off["socialized"]
     assert w1.ma_tokens == w0.ma_tokens - seized
     assert w1.total_collateral == w0.total_collateral - seized
-    assert usdc.token.balanceOf(keeper) == keeper_usdc - repaid - fees
+    assert usdc.token.balanceOf(keeper) == keeper_usdc - repaid - fees + tips
     assert weth.token.balanceOf(keeper) == keeper_weth + seized
+    assert len(logs(tx, usdc.vault.Repaid)) == 2
 
 
-def test_liquidate_batch__min_seized_total_above_total__reverts_slippage_exceeded(
+def rate_of(repay: int, seize: int) -> int:
+    """Collateral units per debt unit, WAD, rounded down (the batch's minSeizedPerRepaid unit)."""
+    return seize * WAD // repay
+
+
+def test_liquidate_batch__min_rate_above_a_targets_rate__that_target_skipped_rest_settle(
     system, ma, liquidator, usdc, weth, trader, keeper, batch_book
 ):
-    seized = sum(quote(liquidator, *acct, usdc, weth)[1] for acct in batch_book.liquidated)
-    before = chain_state(system, trader, [keeper])
+    """The keeper's slippage bound is per unit repaid, per target: a target that would give less
+    collateral per USDC than asked is skipped with SLIPPAGE, the others settle."""
+    rates = {
+        acct: rate_of(*quote(liquidator, *acct, usdc, weth)[:2]) for acct in batch_book.liquidated
+    }
+    threshold = min(rates.values()) + 1  # above the lowest rate only
+    below = [acct for acct, r in rates.items() if r < threshold]
+    assert 1 <= len(below) < len(rates)
 
-    with reverts(liquidator.SlippageExceeded, seized=seized, minSeized=seized + 1):
-        liquidator.liquidateBatch(
-            batch_book.targets, usdc.token, weth.token, seized + 1, sender=keeper
-        )
-
-    assert chain_state(system, trader, [keeper]) == before
     tx = liquidator.liquidateBatch(
-        batch_book.targets, usdc.token, weth.token, seized, sender=keeper
+        batch_book.targets, usdc.token, weth.token, threshold, sender=keeper
     )
-    assert int(tx.return_value[1]) == seized
+
+    skipped = {(e["owner"], e["subId"]): e["status"] for e in logs(tx, ma.LiquidationSkipped)}
+    assert all(skipped[(norm(o), s)] == Status.SLIPPAGE for o, s in below)
+    settled = [(e["owner"], e["subId"]) for e in liquidated(tx, ma)]
+    assert settled == [(norm(o), s) for o, s in batch_book.liquidated if (o, s) not in below]
+    for e in liquidated(tx, ma):
+        assert rate_of(e["repaid"], e["seized"]) >= threshold
+
+
+def test_liquidate_batch__rival_liquidates_one_target_first__the_others_still_settle(
+    system, act, ma, liquidator, usdc, weth, trader, keeper, stranger
+):
+    """The reviewer's case: ten identical accounts, a rival liquidates one of them first. The
+    keeper's batch, bounded by the rate the lens showed, skips that one (HEALTHY now) and settles
+    the nine others (a single seized total would have reverted all ten)."""
+    owner = Owner(system, trader, act.deployer)
+    targets = [
+        owner.open(sub, [(weth, amount(weth, "1"))], [(usdc, amount(usdc, "2400"))])
+        for sub in range(1, 11)
+    ]
+    act.set_price(weth, "2600")
+    lens = read_lens(liquidator, targets)
+    min_rate = min(rate_of(p.max_repay, p.seize) for a in lens for p in a.ok_pairs())
+    act.fund(usdc, stranger, "10000")
+    act.fund(usdc, keeper, "100000")
+    rival = targets[3]
+    liquidator.liquidate(*rival, usdc.token, weth.token, MAX_UINT, 0, b"", sender=stranger)
+    assert not ma.isLiquidatable(*rival)
+
+    tx = liquidator.liquidateBatch(targets, usdc.token, weth.token, min_rate, sender=keeper)
+
+    assert logs(tx, ma.LiquidationSkipped) == [
+        ev(owner=rival[0], subId=rival[1], status=int(Status.HEALTHY))
+    ]
+    assert int(tx.return_value[2]) == 9
+    assert all(not ma.isLiquidatable(*t) for t in targets)
+
+
+def test_liquidate_batch__min_rate_overflowing__skips_instead_of_reverting(
+    system, ma, liquidator, usdc, weth, trader, keeper, batch_book
+):
+    """A bound no liquidation can meet (even 2**256 - 1) skips every target; nothing moves."""
+    before = chain_state(system, trader, [keeper])
+    tx = liquidator.liquidateBatch(
+        batch_book.targets, usdc.token, weth.token, MAX_UINT, sender=keeper
+    )
+    assert int(tx.return_value[2]) == 0
+    assert {e["status"] for e in logs(tx, ma.LiquidationSkipped)} >= {int(Status.SLIPPAGE)}
+    assert chain_state(system, trader, [keeper]) == before
 
 
 # ====================================================================== 4. lens == liquidate
@@ -549,7 +620,7 @@ class TestLensAgreesWithLiquidate:
                 for p in lens.pairs:  # quote agrees with every pair, OK or not
                     if p.status == Status.OK:
                         q = view(liquidator.quote, owner, sub, p.debt, p.collateral, MAX_UINT)
-                        assert q == (p.max_repay, p.seize, p.fee, p.discount)
+                        assert q == (p.max_repay, p.seize, p.fee, p.tip, p.discount)
                         continue
                     assert p.status == Status.DUST
                     seen["dust_pair"] = seen.get("dust_pair", 0) + 1
@@ -577,6 +648,7 @@ class TestLensAgreesWithLiquidate:
                     event["repaid"],
                     event["seized"],
                     event["insuranceFee"],
+                    event["insuranceTip"],
                     event["discount"],
                     event["health"],
                     event["debtAsset"],
@@ -585,6 +657,7 @@ class TestLensAgreesWithLiquidate:
                     pair.max_repay,
                     pair.seize,
                     pair.fee,
+                    pair.tip,
                     pair.discount,
                     lens.health,
                     pair.debt,
@@ -592,14 +665,23 @@ class TestLensAgreesWithLiquidate:
                 )
                 assert tuple(int(v) for v in tx.return_value) == (pair.max_repay, pair.seize)
 
-                # After: no dust unless the last collateral went (then nothing is left at all),
-                # and the shortfall MMR - equity fell (what the discount bound guarantees).
-                after_equity, _, after_mmr, _ = view(ma.accountHealth, owner, sub)
+                # After: the shortfall MMR - equity fell, and health did not (the discount never
+                # exceeds the health-preserving one; whole token units may cost a few wei of
+                # health); no dust unless the last collateral went (then nothing is left at all)
+                # or the account is still liquidatable.
+                after_equity, _, after_mmr, after_health = view(ma.accountHealth, owner, sub)
                 after_raw = {
                     a: view(ma.rawBalance, owner, sub, a)
                     for a in view(ma.accountAssets, owner, sub)
                 }
                 assert after_mmr - after_equity < lens.mmr - lens.equity
+                if after_mmr > 0:
+                    units = 2 * mul_div_up(
+                        1, act.price(by_address[pair.debt]), by_address[pair.debt].scale
+                    ) + mul_div_up(
+                        1, act.price(by_address[pair.collateral]), by_address[pair.collateral].scale
+                    )
+                    assert after_health >= lens.health - mul_div_up(units, WAD, after_mmr) - 1
                 if not any(r > 0 for r in after_raw.values()):
                     assert after_raw == {}, "debt left on an account without collateral"
                     kind = "last_collateral"
@@ -607,13 +689,26 @@ class TestLensAgreesWithLiquidate:
                     assert event["badDebt"] == 0
                     left = -view(ma.balanceOf, owner, sub, pair.debt)
                     debt_asset = by_address[pair.debt]
-                    if left > 0:
-                        value = usd_up(left, act.price(debt_asset), debt_asset.scale)
-                        assert value >= debt_asset.spec.min_debt_value, f"dust left: {value}"
-                    if pair.max_repay == debt_before:
+                    floor = debt_asset.spec.min_debt_value
+                    value = usd_up(left, act.price(debt_asset), debt_asset.scale)
+                    unit = usd_up(1, act.price(debt_asset), debt_asset.scale)
+                    slack = (-(-int(debt_asset.vault.borrowIndex()) // WAD) + 1) * unit
+                    if 0 < value < floor:
+                        # Only next to a collateral taken whole, on an account the next
+                        # liquidation can still reach.
+                        assert pair.seize == coll_before, f"dust left: {value}"
+                        assert after_equity < after_mmr, f"dust on a healthy account: {value}"
+                        kind = "dust_still_liquidatable"
+                    elif pair.max_repay == debt_before:
                         kind = "whole_debt"
                     elif pair.seize == coll_before:
                         kind = "all_of_one_collateral"
+                    elif (
+                        floor <= value <= floor + slack and after_equity * WAD < target * after_mmr
+                    ):
+                        # Taking all of the collateral would have left a healthy account with dust:
+                        # the liquidation repaid less and left exactly the floor.
+                        kind = "left_the_floor"
                     else:
                         kind = "to_target"
                         self.check_target_reached(
@@ -649,11 +744,12 @@ def test_liquidation_taking_last_collateral__writes_off_every_debt_in_same_tx_an
     insurance, system, act, ma, liquidator, usdc, wbtc, weth, trader, keeper, deployer, accounts
 ):
     """10 WETH against 20,000 USDC and 0.05 WBTC, opened at ETH $3,000; ETH falls to $1,800: equity
-    18,000 - 23,000 < 0. Liquidating USDC against WETH takes all 10 WETH for 16,740 USDC (7% off);
-    the USDC left and the whole WBTC debt are written off in the same transaction, after the
-    repayment and fee are booked: each vault's insurance fund (with the fee just paid) first, the
-    rest socialized among its lenders. Then rates come back on and a year passes: the written-off
-    debt does not accrue (the vaults' books follow the other borrowers only)."""
+    18,000 - 23,000 < 0. Liquidating USDC against WETH takes all 10 WETH for 18,000 USDC (no
+    discount from an insolvent account; the keeper is tipped from the USDC insurance fund); the
+    USDC left and the whole WBTC debt are written off in the same transaction, after the repayment
+    and tip are booked: each vault's insurance fund first, the rest socialized among its lenders.
+    Then rates come back on and a year passes: the written-off debt does not accrue (the vaults'
+    books follow the other borrowers only)."""
     seeder = accounts[6]  # the only other borrower: sub 0 owes WBTC and WETH, sub 1 owes USDC
     act.deposit(weth, trader, "10")
     act.borrow(usdc, trader, "20000")
@@ -666,22 +762,20 @@ def test_liquidation_taking_last_collateral__writes_off_every_debt_in_same_tx_an
     equity, _, _, health = ma.accountHealth(trader, 0)
     assert equity < 0 and health == 0
     act.fund(usdc, keeper, "100000")
-    repay, seize, fee, discount = quote(liquidator, trader, 0, usdc, weth)
+    repay, seize, fee, tip, discount = quote(liquidator, trader, 0, usdc, weth)
     weth_held = int(ma.balanceOf(trader, 0, weth.token))
     owed = {a.symbol: debt_of(ma, a, trader, must_owe=True) for a in (usdc, wbtc)}
     assert seize == weth_held and repay < owed["USDC"]  # all the collateral, part of the debt
-    assert discount == weth.spec.max_discount  # health 0: the full discount
+    assert (discount, fee) == (0, 0) and tip > 0  # health 0: no discount, the keeper floor's tip
+    assert 18_000 * 10**6 <= repay <= 18_000 * 10**6 + 2  # its full value, in whole scaled units
     before = books(system, [usdc, wbtc, weth])
-    raw_usdc, index = int(ma.rawBalance(trader, 0, usdc.token)), int(usdc.vault.borrowIndex())
 
     tx = liquidator.liquidate(trader, 0, usdc.token, weth.token, MAX_UINT, 0, b"", sender=keeper)
 
-    # The USDC written off is what the account still owes once the repayment has burnt its scaled
-    # debt (rounded down): debt - repay, or up to ceil(index) base units more.
-    left = debt_tokens(-raw_usdc - mul_div_down(repay, WAD, index), index)
-    assert 0 <= left - (owed["USDC"] - repay) <= -(-index // WAD)
+    # The USDC written off is exactly what the account still owed after the repayment.
+    left = owed["USDC"] - repay
     bad = {"USDC": left, "WBTC": owed["WBTC"]}
-    fees = {"USDC": fee, "WBTC": 0}
+    fees = {"USDC": fee - tip, "WBTC": 0}  # into the USDC fund net: the tip came out of it
     covered = {s: min(bad[s], before[s].insurance + fees[s]) for s in bad}
     if insurance == "covers_all":
         assert covered == bad
@@ -697,6 +791,7 @@ def test_liquidation_taking_last_collateral__writes_off_every_debt_in_same_tx_an
             collateralAsset=weth.token,
             seized=seize,
             insuranceFee=fee,
+            insuranceTip=tip,
             discount=discount,
             health=0,
             badDebt=bad["USDC"],
@@ -754,8 +849,8 @@ def test_self_liquidation__owner_liquidates_own_account__allowed_and_priced_as_a
     """Blocking self-liquidation would be pointless (a second address does the same); the owner
     pays repay + fee like any keeper and keeps the discount."""
     open_weth_long(act, usdc, weth, trader)
-    repay, seize, fee, _ = quote(liquidator, trader, 0, usdc, weth)
-    act.fund(usdc, trader, repay + fee)  # more USDC, and the MarginAccount approved
+    repay, seize, fee, tip, _ = quote(liquidator, trader, 0, usdc, weth)
+    act.fund(usdc, trader, repay + fee - tip)  # more USDC, and the MarginAccount approved
     usdc_before = int(usdc.token.balanceOf(trader))
     weth_before = int(weth.token.balanceOf(trader))
 
@@ -766,7 +861,7 @@ def test_self_liquidation__owner_liquidates_own_account__allowed_and_priced_as_a
     (event,) = liquidated(tx, ma)
     assert event["liquidator"] == event["owner"] == norm(trader)
     assert (event["repaid"], event["seized"], event["insuranceFee"]) == (repay, seize, fee)
-    assert usdc.token.balanceOf(trader) == usdc_before - repay - fee
+    assert usdc.token.balanceOf(trader) == usdc_before - repay - fee + tip
     assert weth.token.balanceOf(trader) == weth_before + seize
 
 
@@ -788,14 +883,15 @@ def test_stale_collateral_price__liquidate_batch_and_lens_revert_with_the_oracle
     assert chain_state(system, trader, [keeper]) == before
 
 
-def test_dust_corner__no_collateral_covers_the_debt__liquidated_in_two_steps_without_dust(
+def test_dust_corner__two_small_collaterals__never_leaves_a_healthy_account_with_dust(
     system, act, ma, liquidator, usdc, wbtc, weth, trader, keeper
 ):
-    """The dust rule's exception (docs/liquidation.md): 132 USDC owed against $70 of WETH and $70 of
-    WBTC once ETH is at $2,450 (health ~0.8). No single collateral repays the whole debt, so without
-    the exception every pair would be refused as DUST and the account would be stuck. A liquidation
-    that takes all of the seized collateral may leave dust; the next one, against the other
-    collateral, repays the rest in full (or writes it off with the last collateral)."""
+    """The review's corner: 132 USDC owed against $70 of WETH and $70 of WBTC, ETH at $2,450 (health
+    ~0.8). Neither collateral repays the whole debt. Taking all of the WETH would leave $40 of USDC
+    debt on an account that is then healthy (no later liquidation could close it: the old rule's
+    $57-68 of stuck dust); instead the liquidation repays less and leaves exactly the $100 floor.
+    Then, as BTC and ETH fall, each liquidation either leaves no dust, or leaves it on an account
+    that is still liquidatable, until the account is closed with nothing left."""
     act.deposit(weth, trader, "0.0286", sub=7)
     act.deposit(wbtc, trader, "0.00117", sub=7)
     act.borrow(usdc, trader, "132", sub=7)
@@ -808,20 +904,39 @@ def test_dust_corner__no_collateral_covers_the_debt__liquidated_in_two_steps_wit
     # A repayment that leaves dust without taking all of the collateral is still refused.
     floor = amount(usdc, "100")
     debt = debt_of(ma, usdc, trader, 7, must_owe=True)
-    name, _ = call_revert(liquidator.quote, trader, 7, usdc.token, weth.token, debt - floor + 1)
+    name, _ = call_revert(liquidator.quote, trader, 7, usdc.token, weth.token, debt - floor + 3)
     assert name == "DustRemaining"
 
+    weth_pair = next(p for p in lens.pairs if p.collateral == norm(weth.token))
+    assert weth_pair.seize < int(ma.rawBalance(trader, 7, weth.token))  # not all of it
     liquidator.liquidate(trader, 7, usdc.token, weth.token, MAX_UINT, 0, b"", sender=keeper)
-    assert int(ma.rawBalance(trader, 7, weth.token)) == 0  # all of the WETH
     left = debt_of(ma, usdc, trader, 7, must_owe=True)
-    assert 0 < left * 10**12 < 100 * WAD  # dust, next to the WBTC
+    assert floor <= left <= floor + 2  # exactly the floor, not dust
+    assert int(ma.rawBalance(trader, 7, weth.token)) > 0
 
-    # The WETH sale restored the account; when BTC falls, the dust may go in full.
-    assert not ma.isLiquidatable(trader, 7)
-    act.set_price(wbtc, "55000")
-    (lens,) = read_lens(liquidator, [(trader, 7)])
-    (pair,) = lens.pairs
-    assert pair.status == Status.OK
-    liquidator.liquidate(trader, 7, usdc.token, wbtc.token, MAX_UINT, 0, b"", sender=keeper)
+    steps = 0
+    for btc, eth in (("55000", "2450"), ("50000", "2300"), ("45000", "2100"), ("30000", "1500")):
+        act.set_price(wbtc, btc)
+        act.set_price(weth, eth)
+        for _ in range(4):
+            if not ma.isLiquidatable(trader, 7):
+                break
+            (lens,) = read_lens(liquidator, [(trader, 7)])
+            ok = lens.ok_pairs()
+            if not ok:
+                break  # every pair refused as DUST: waits for prices to move, see below
+            pair = max(ok, key=lambda p: p.seize)
+            liquidator.liquidate(
+                trader, 7, usdc.token, pair.collateral, MAX_UINT, 0, b"", sender=keeper
+            )
+            steps += 1
+            left = debt_of(ma, usdc, trader, 7)
+            if 0 < left < floor and any(
+                int(ma.rawBalance(trader, 7, a.token)) > 0 for a in (weth, wbtc)
+            ):
+                assert ma.isLiquidatable(trader, 7), "dust left on a healthy account"
+        if not ma.accountAssets(trader, 7):
+            break
+    assert steps >= 1
+    # Closed: no debt and no dust, whatever is left is collateral.
     assert debt_of(ma, usdc, trader, 7) == 0
-    assert not ma.isLiquidatable(trader, 7)

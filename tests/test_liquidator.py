@@ -46,8 +46,9 @@ STATUS = (
     "NO_DEBT",
     "NO_COLLATERAL",
     "DUST",
-    "DUPLICATE",
-)  # ILiquidator.Status, in order
+    "REPAY_TOO_SMALL",
+    "SLIPPAGE",
+)  # IMarginAccount.LiquidationStatus, in order
 
 
 # ====================================================================== engine model
@@ -70,6 +71,8 @@ class Snap:
     min_debt_value: int  # of the debt asset
     collateral_assets: int  # assets the account holds as collateral
     debt_index: int  # borrow index of the debt vault, WAD
+    debt_scaled: int = 0  # scaled debt of the account in the debt asset
+    insurance_fund: int = 0  # of the debt vault, token units
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,18 @@ class Quote:
     discount: int = 0
     health: int = 0
     debt_left_value: int = 0
+    tip: int = 0
+    repay_scaled: int = 0
 
     @property
-    def returned(self) -> tuple[int, int, int, int]:
+    def returned(self) -> tuple[int, int, int, int, int]:
         """What Liquidator.quote returns."""
-        return (self.repay, self.seize, self.fee, self.discount)
+        return (self.repay, self.seize, self.fee, self.tip, self.discount)
+
+    @property
+    def paid(self) -> int:
+        """What the liquidator transfers: repay + fee - tip."""
+        return self.repay + self.fee - self.tip
 
 
 def health_of(equity: int, mmr: int) -> int:
@@ -93,9 +103,23 @@ def health_of(equity: int, mmr: int) -> int:
     return equity * WAD // mmr if equity > 0 else 0
 
 
-def discount_of(health: int, min_discount: int, max_discount: int) -> int:
+def auction_of(health: int, min_discount: int, max_discount: int) -> int:
     """minDiscount + (maxDiscount - minDiscount) * (1 - health), rounded down; health < 1."""
     return min_discount + (max_discount - min_discount) * (WAD - health) // WAD
+
+
+def preserving_of(health: int, coll_mmf: int, debt_mmf: int) -> int:
+    """h * (mmf_c + mmf_d) / (1 + h * mmf_d), rounded down (the denominator rounded up): the
+    discount that leaves the account's health where it is."""
+    return health * (coll_mmf + debt_mmf) // (WAD + mul_div_up(health, debt_mmf, WAD))
+
+
+def discount_of(health: int, s: Snap) -> int:
+    """The account's discount: min(auction, health-preserving discount)."""
+    return min(
+        auction_of(health, s.min_discount, s.max_discount),
+        preserving_of(health, s.coll_mmf, s.debt_mmf),
+    )
 
 
 def target_cap(s: Snap, d: int, target: int, slack: bool = True) -> int:
@@ -135,13 +159,15 @@ def engine_quote(s: Snap, max_repay: int, share: int, target: int, slack: bool =
         min_debt_value=s.min_debt_value,
         collateral_assets=s.collateral_assets,
         debt_index=s.debt_index,
+        debt_scaled=s.debt_scaled,
+        insurance_fund=s.insurance_fund,
     )
     params = risk.EngineParams(insurance_share=share, target_health=target)
     if slack:
         q = risk.price_liquidation(snap, max_repay, params)
     else:
         health = health_of(s.equity, s.mmr) if s.equity < s.mmr else 0
-        cap = target_cap(s, discount_of(health, s.min_discount, s.max_discount), target, False)
+        cap = target_cap(s, discount_of(health, s), target, False)
         q = risk.price_liquidation(snap, min(max_repay, cap), params)
     return Quote(
         STATUS[int(q.status)],
@@ -151,6 +177,8 @@ def engine_quote(s: Snap, max_repay: int, share: int, target: int, slack: bool =
         q.discount,
         q.health,
         q.debt_left_value,
+        q.insurance_tip,
+        q.repay_scaled,
     )
 
 
@@ -206,6 +234,8 @@ def snap_from(
         min_debt_value=params[debt][2],
         collateral_assets=sum(p.raw > 0 for p in held),
         debt_index=d.index,
+        debt_scaled=max(-d.raw, 0),
+        insurance_fund=d.insurance if d.raw < 0 else 0,
     )
 
 
@@ -216,11 +246,10 @@ def snap_of(act: Any, owner: Any, debt: DeployedAsset, coll: DeployedAsset, sub:
 
 
 def settled(positions: Positions, debt: str, coll: str, q: Quote) -> Positions:
-    """The positions after settling `q` (before any write-off): the debt's scaled balance is
-    cleared on a full repayment and otherwise burnt by repay / index rounded down."""
+    """The positions after settling `q` (before any write-off): the quote's scaled units are
+    burnt (all of them on a full repayment)."""
     d, c = positions[debt], positions[coll]
-    full = q.repay >= d.tokens
-    raw_debt = 0 if full else d.raw + mul_div_down(q.repay, WAD, d.index)
+    raw_debt = min(d.raw + q.repay_scaled, 0)
     return {**positions, debt: replace(d, raw=raw_debt), coll: replace(c, raw=c.raw - q.seize)}
 
 
@@ -252,6 +281,7 @@ def liquidated(owner, sub, by, debt, coll, q: Quote, bad_debt: int = 0) -> dict[
         collateralAsset=coll.token,
         seized=q.seize,
         insuranceFee=q.fee,
+        insuranceTip=q.tip,
         discount=q.discount,
         health=q.health,
         badDebt=bad_debt,
@@ -261,6 +291,12 @@ def liquidated(owner, sub, by, debt, coll, q: Quote, bad_debt: int = 0) -> dict[
 def unit_value(asset: DeployedAsset, act: Any) -> int:
     """USD WAD value of one base unit of `asset`, rounded up."""
     return mul_div_up(1, act.price(asset), 10**asset.decimals)
+
+
+def slack_units(asset: DeployedAsset) -> int:
+    """How far below `amount` a repayment of at most `amount` may land: whole scaled units burn
+    floor(amount / index) and cost the fall in the debt, which is at least amount - ceil(index) - 1."""
+    return mul_div_up(int(asset.vault.borrowIndex()), 1, WAD) + 1
 
 
 def call_revert_data(contract: Any, method: str, *args: Any) -> bytes:
@@ -287,10 +323,11 @@ def settle_and_check(
     by: Any,
     sub: int = 0,
 ) -> tuple[Any, Quote, int]:
-    """Liquidates through `by` (funded with exactly repay + fee) and checks the whole settlement
-    against the model: quote, return value, Liquidated (every field), the vault's Repaid and
-    InsuranceFunded, the bad debt written off when the last collateral went, tokens, the account's
-    books, totalCollateral and the vault's cash, borrows, insurance fund and lenders' assets.
+    """Liquidates through `by` (funded with exactly repay + fee - tip) and checks the whole
+    settlement against the model: quote, return value, Liquidated (every field), the vault's
+    Repaid, InsuranceFunded and InsuranceTipPaid, the bad debt written off when the last collateral
+    went, tokens, the account's books (the repayment is exactly the fall in the debt),
+    totalCollateral and the vault's cash, borrows, insurance fund and lenders' assets.
     Returns (receipt, quote, bad debt written off)."""
     system = act.system
     ma, liquidator = system.margin_account, system.liquidator
@@ -299,10 +336,8 @@ def settle_and_check(
     q = engine_quote(s, max_repay, int(liquidator.insuranceShare()), int(liquidator.targetHealth()))
     assert q.status == "OK", q
     assert tuple(liquidator.quote(owner, sub, debt.token, coll.token, max_repay)) == q.returned
-    assert q.discount == discount_of(
-        int(ma.accountHealth(owner, sub)[3]), s.min_discount, s.max_discount
-    )
-    paid = q.repay + q.fee
+    assert q.discount == discount_of(int(ma.accountHealth(owner, sub)[3]), s)
+    paid = q.paid
     act.fund(debt, by, paid)
 
     raw_debt, held = (int(ma.rawBalance(owner, sub, a.token)) for a in (debt, coll))
@@ -317,22 +352,28 @@ def settle_and_check(
         owner, sub, debt.token, coll.token, max_repay, q.seize, b"", sender=by
     )
 
-    # Debt left: a full repayment clears the scaled debt, a partial one burns it rounded down.
-    full = q.repay == s.debt
-    raw_left = 0 if full else raw_debt + mul_div_down(q.repay, WAD, index)
+    # Debt left: the quote's whole scaled units are burnt, and the repayment is exactly the fall.
+    raw_left = min(raw_debt + q.repay_scaled, 0)
     left = debt_tokens(-raw_left, index)
+    assert left == s.debt - q.repay
     emptied = q.seize == s.collateral and s.collateral_assets == 1
     bad_debt = left if emptied else 0
-    covered = min(bad_debt, fund + q.fee)
+    covered = min(bad_debt, fund + q.fee - q.tip)
 
     assert tx.return_value == (q.repay, q.seize)
     assert logs(tx, ma.Liquidated) == [liquidated(owner, sub, by, debt, coll, q, bad_debt)]
     [repaid] = logs(tx, debt.vault.Repaid)
-    [funded] = logs(tx, debt.vault.InsuranceFunded)
-    assert (repaid["assets"], funded["from"], funded["assets"]) == (q.repay, norm(by), q.fee)
+    assert repaid["assets"] == q.repay
+    funded = logs(tx, debt.vault.InsuranceFunded)
+    assert [(f["from"], f["assets"]) for f in funded] == ([(norm(by), q.fee)] if q.fee else [])
+    tipped = logs(tx, debt.vault.InsuranceTipPaid)
+    assert [(t["to"], t["assets"]) for t in tipped] == ([(norm(by), q.tip)] if q.tip else [])
     if not bad_debt:  # with a write-off, what these report depends on the booking order
         assert repaid["totalBorrows"] == borrows - q.repay
-        assert funded["insuranceFund"] == fund + q.fee
+        if q.fee:
+            assert funded[0]["insuranceFund"] == fund + q.fee
+        if q.tip:
+            assert tipped[0]["insuranceFund"] == fund + q.fee - q.tip
     if bad_debt:
         assert event_names(tx, ma) == ["BadDebtWrittenOff", "Liquidated"]
         assert logs(tx, ma.BadDebtWrittenOff) == [
@@ -352,19 +393,20 @@ def settle_and_check(
         assert act.health(owner, sub) == health_from(
             settled(positions, debt.symbol, coll.symbol, q)
         )
-    # Liquidator: paid repay + fee, received the seized collateral.
+    # Liquidator: paid repay + fee - tip, received the seized collateral.
     assert debt.token.balanceOf(by) == by_debt - paid
     assert coll.token.balanceOf(by) == by_coll + q.seize
     # Account and MarginAccount: collateral out.
     assert ma.rawBalance(owner, sub, coll.token) == held - q.seize
     assert ma.totalCollateral(coll.token) == total_coll - q.seize
     assert coll.token.balanceOf(ma) == ma_coll - q.seize
-    # Debt vault: repay + fee in cash, borrows down by repay (and the bad debt), fee in the
-    # insurance fund, which pays the bad debt first (this liquidation's fee included: no insurance
-    # money may be left over while lenders take a loss); lenders lose only what it cannot cover.
+    # Debt vault: repay + fee - tip in cash, borrows down by repay (and the bad debt), fee in and
+    # tip out of the insurance fund, which pays the bad debt first (this liquidation's fee
+    # included: no insurance money may be left over while lenders take a loss); lenders lose only
+    # what it cannot cover.
     assert debt.vault.cash() == cash + paid
     assert debt.vault.totalBorrows() == borrows - q.repay - bad_debt
-    assert debt.vault.insuranceFund() == fund + q.fee - covered
+    assert debt.vault.insuranceFund() == fund + q.fee - q.tip - covered
     assert debt.vault.totalAssets() == lenders - (bad_debt - covered)
     return tx, q, bad_debt
 
@@ -528,9 +570,10 @@ def test_liquidate__liquidatable_account__settles_exactly_the_model_quote(
 
     assert bad_debt == 0
     assert q.health == before.health > 0
-    # 4% of the debt is below every scenario's target cap and is repaid exactly; max_uint stops at
-    # the cap.
-    assert q.repay == (owed // 25 if size == "small" else q.repay)
+    # 4% of the debt is below every scenario's target cap: whole scaled units of it are repaid,
+    # which is max_repay less at most ceil(index) + 1 base units; max_uint stops at the cap.
+    if size == "small":
+        assert max_repay - slack_units(debt) <= q.repay <= max_repay
     assert 0 < q.repay < owed
     # The collateral was bought at the oracle price less the discount (rounded down).
     repaid_value = q.repay * act.price(debt) // 10**debt.decimals
@@ -548,10 +591,6 @@ def test_liquidation_snapshot__matches_the_risk_mirror(act, system, ma, trader, 
     act.deposit(third, trader, "1")
     s = snap_of(act, trader, debt, coll)
     on_chain = ma.liquidationSnapshot(trader, 0, debt.token, coll.token)
-    # The batch view returns the same snapshot per account.
-    batch = ma.liquidationSnapshots([(trader, 0), (trader, 1)], debt.token, coll.token)
-    assert tuple(batch[0]) == tuple(on_chain)
-    assert tuple(batch[1]) == tuple(ma.liquidationSnapshot(trader, 1, debt.token, coll.token))
     cfg = {a.symbol: ma.assetConfig(a.token) for a in (debt, coll)}
     assert (
         on_chain.equity,
@@ -571,6 +610,8 @@ def test_liquidation_snapshot__matches_the_risk_mirror(act, system, ma, trader, 
         on_chain.debtId,
         on_chain.collateralId,
         on_chain.collateralAssets,
+        on_chain.debtScaled,
+        on_chain.insuranceFund,
     ) == (
         s.equity,
         s.mmr,
@@ -589,20 +630,27 @@ def test_liquidation_snapshot__matches_the_risk_mirror(act, system, ma, trader, 
         cfg[debt.symbol].id,
         cfg[coll.symbol].id,
         2,
+        s.debt_scaled,
+        s.insurance_fund,
     )
+    assert s.debt_scaled == -ma.rawBalance(trader, 0, debt.token) > 0
+    assert s.insurance_fund == debt.vault.insuranceFund() > 0
 
 
 # ====================================================================== discount
-def test_discount__grows_as_health_falls_and_is_gone_once_healthy(
+def test_discount__auction_then_health_preserving_cap__continuous_to_zero_and_gone_once_healthy(
     act, ma, liquidator, usdc, weth, trader, keeper, unchanged
 ):
-    """Five identical accounts (sub-accounts 0..4: 10 WETH, 24,000 USDC). At each lower WETH price
-    one of them is liquidated: the discount in the quote and in the event is the health formula of
-    the collateral (WETH: 1% at health 1, 7% at health 0)."""
+    """Six identical accounts (sub-accounts 0..5: 10 WETH, 24,000 USDC). At each lower WETH price
+    one of them is liquidated: the discount in the quote and in the event is min(auction,
+    health-preserving discount) of WETH against USDC. Near health 1 the auction (1% at health 1,
+    rising 6% per unit of health lost) is the smaller; deeper, the cap h * 8% / (1 + 2% h) takes
+    over and falls with health to 0 at equity 0, where the insurance tip alone pays the keeper.
+    No jump anywhere: each step's discount is within the slope of its neighbour's."""
     cfg = ma.assetConfig(weth.token)
     lo, hi = int(cfg.minDiscount), int(cfg.maxDiscount)
     assert (lo, hi) == (weth.spec.min_discount, weth.spec.max_discount) == (10**16, 7 * 10**16)
-    for sub in range(5):
+    for sub in range(6):
         act.deposit(weth, trader, "10", sub=sub)
         act.borrow(usdc, trader, "24000", sub=sub)
     max_repay = amount(usdc, "1000")  # below every target cap, leaves far more than dust
@@ -610,7 +658,7 @@ def test_discount__grows_as_health_falls_and_is_gone_once_healthy(
     # Just below maintenance (one feed unit under the lowest safe price): about minDiscount.
     just_below = lowest_safe_answer(act, trader, weth) - 1
     steps = [("just_below", just_below)] + [
-        (usd, int(usd) * 10**8) for usd in ("2550", "2500", "2450", "2300")
+        (usd, int(usd) * 10**8) for usd in ("2550", "2500", "2450", "2420", "2300")
     ]
     seen = []
     for sub, (label, answer) in enumerate(steps):
@@ -618,35 +666,43 @@ def test_discount__grows_as_health_falls_and_is_gone_once_healthy(
         equity, _, mmr, health = ma.accountHealth(trader, sub)
         assert equity < mmr
         assert health == health_of(equity, mmr)
-        expected = discount_of(health, lo, hi)
-        assert liquidator.quote(trader, sub, usdc.token, weth.token, max_repay)[3] == expected
+        auction = auction_of(health, lo, hi)
+        cap = preserving_of(health, int(cfg.mmf), int(ma.assetConfig(usdc.token).mmf))
+        expected = min(auction, cap)
+        assert liquidator.quote(trader, sub, usdc.token, weth.token, max_repay)[4] == expected
         tx, q, _ = settle_and_check(act, trader, usdc, weth, max_repay, keeper, sub=sub)
-        assert q.repay == max_repay
+        assert max_repay - slack_units(usdc) <= q.repay <= max_repay
         event = logs(tx, ma.Liquidated)[0]
         assert (event["discount"], event["health"]) == (expected, health)
-        seen.append((label, health, expected))
+        seen.append((label, health, expected, auction <= cap, q.tip))
 
-    healths = [h for _, h, _ in seen]
-    discounts = [d for _, _, d in seen]
+    healths = [h for _, h, _, _, _ in seen]
     assert healths == sorted(healths, reverse=True)
-    assert discounts == sorted(discounts) and len(set(discounts)) == len(discounts)
-    # Just below health 1 the discount is minDiscount to within 1e-6 of the 6% range.
+    # Near health 1: the auction, minDiscount to within 1e-6 of the 6% range, no tip.
     assert WAD - 10**12 < healths[0] < WAD
-    assert lo <= discounts[0] <= lo + (hi - lo) // 10**6
-    # Equity below zero: health 0 and the full maxDiscount.
-    assert ma.accountHealth(trader, 4)[0] < 0
-    assert seen[-1][1:] == (0, hi)
+    assert lo <= seen[0][2] <= lo + (hi - lo) // 10**6 and seen[0][3] and seen[0][4] == 0
+    # The auction rules while it is the smaller; below health ~0.5 the cap does, and the discount
+    # falls with health from there.
+    by_auction = [d for _, _, d, auction_rules, _ in seen if auction_rules]
+    by_cap = [d for _, _, d, auction_rules, _ in seen if not auction_rules]
+    assert by_auction == sorted(by_auction) and len(by_auction) >= 3
+    assert by_cap == sorted(by_cap, reverse=True) and len(by_cap) >= 2
+    # Equity below zero: health 0, no discount from the account; the keeper is paid the tip, and
+    # the deepest solvent step's discount is already below minDiscount, so it got a tip too.
+    assert ma.accountHealth(trader, 5)[0] < 0
+    assert seen[-1][1:3] == (0, 0) and seen[-1][4] > 0
+    assert seen[-2][2] < lo and seen[-2][4] > 0
 
     # The price recovers: every account is healthy again and the discount is gone with it.
     act.set_price(weth, "3000")
     act.fund(usdc, keeper, "1000")
-    for sub in range(5):
+    for sub in range(6):
         equity, _, mmr, _ = ma.accountHealth(trader, sub)
         with reverts(liquidator.AccountHealthy, equity=equity, mmr=mmr):
             liquidator.quote(trader, sub, usdc.token, weth.token, max_repay)
-    equity, _, mmr, _ = ma.accountHealth(trader, 4)
+    equity, _, mmr, _ = ma.accountHealth(trader, 5)
     with unchanged(), reverts(liquidator.AccountHealthy, equity=equity, mmr=mmr):
-        liquidator.liquidate(trader, 4, usdc.token, weth.token, max_repay, 0, b"", sender=keeper)
+        liquidator.liquidate(trader, 5, usdc.token, weth.token, max_repay, 0, b"", sender=keeper)
 
 
 # ====================================================================== target health
@@ -687,14 +743,16 @@ def test_liquidate__max_repay__stops_at_target_health_and_account_is_then_health
 def test_liquidate__max_repay_below_target_cap__repays_exactly_max_repay(
     act, system, ma, liquidator, trader, keeper, scenario, fraction
 ):
-    """fraction% of the target cap: exactly that much is repaid and the account stays below target."""
+    """fraction% of the target cap: that much is repaid (less at most the whole-scaled-unit slack)
+    and the account stays below target."""
     coll, debt = open_liquidatable(act, system, trader, scenario)
     cap = expect(act, trader, debt, coll, MAX_UINT).repay
     max_repay = cap * fraction // 100
 
     tx, q, _ = settle_and_check(act, trader, debt, coll, max_repay, keeper)
 
-    assert q.repay == max_repay == logs(tx, ma.Liquidated)[0]["repaid"]
+    assert q.repay == logs(tx, ma.Liquidated)[0]["repaid"]
+    assert max_repay - slack_units(debt) <= q.repay <= max_repay
     assert ma.accountHealth(trader, 0)[3] < liquidator.targetHealth()
 
 
@@ -706,7 +764,7 @@ def hypothetical(
     out = {}
     for symbol, p in positions_of(act, owner, also=tuple(act.system.assets)).items():
         units = holdings.get(symbol, 0)
-        raw = units if units >= 0 else -mul_div_up(-units, WAD, p.index)
+        raw = units if units >= 0 else -risk.scaled_debt_for_borrow(-units, p.index)
         price = int(prices[symbol]) * WAD if symbol in prices else p.price
         out[symbol] = replace(p, raw=raw, price=price)
     return out
@@ -796,19 +854,25 @@ def test_liquidate__max_repay_leaving_dust__reverts_dust_remaining_with_state_un
     floor = int(ma.assetConfig(usdc.token).minDebtValue)
     assert floor == usdc.spec.min_debt_value == 100 * WAD
     floor_units = floor // 10**12  # USDC: one base unit is worth 1e12 wei of USD
-    max_repay = owed - floor_units + (left == "one_unit_below_floor")
-    q = expect(act, trader, usdc, wbtc, max_repay)
     act.fund(usdc, keeper, "1000")
 
     if left == "exactly_the_floor":
-        assert q.status == "OK"
+        max_repay = owed - floor_units
+        assert expect(act, trader, usdc, wbtc, max_repay).status == "OK"
         _, q, _ = settle_and_check(act, trader, usdc, wbtc, max_repay, keeper)
-        assert q.repay == max_repay
+        assert max_repay - slack_units(usdc) <= q.repay <= max_repay
         assert debt_of(ma, usdc, trader) >= floor_units
         return
-    assert q.status == "DUST"
+    # The smallest max_repay above owed - floor whose whole scaled units leave less than the floor.
+    max_repay = next(
+        owed - floor_units + k
+        for k in range(1, slack_units(usdc) + 2)
+        if expect(act, trader, usdc, wbtc, owed - floor_units + k).status == "DUST"
+    )
+    q = expect(act, trader, usdc, wbtc, max_repay)
     assert q.seize < ma.rawBalance(trader, 0, wbtc.token)
-    dust = floor - 10**12
+    dust = q.debt_left_value
+    assert floor - 10**12 * slack_units(usdc) <= dust < floor
     with reverts(liquidator.DustRemaining, debtLeftValue=dust, minDebtValue=floor):
         liquidator.quote(trader, 0, usdc.token, wbtc.token, max_repay)
     with unchanged(), reverts(liquidator.DustRemaining, debtLeftValue=dust, minDebtValue=floor):
@@ -851,6 +915,14 @@ def test_liquidate__random_sizes__never_leave_debt_below_the_floor(
             ]
         )
         q = expect(act, trader, weth, wbtc, max_repay)
+        if q.status == "REPAY_TOO_SMALL":
+            with reverts(
+                liquidator.RepayTooSmall, amount=max_repay, minAmount=slack_units(weth) - 1
+            ):
+                liquidator.liquidate(
+                    trader, 0, weth.token, wbtc.token, max_repay, 0, b"", sender=keeper
+                )
+            continue
         if q.status == "DUST":
             assert q.debt_left_value < floor
             with reverts(
@@ -874,8 +946,8 @@ def test_liquidate__collateral_worth_less_than_repayment__seizes_all_of_it_and_s
     act, ma, liquidator, usdc, wbtc, weth, trader, keeper
 ):
     """WETH alone cannot pay for the repayment the engine allows: all of it is sold for its
-    discounted value (rounded up, against the liquidator); the WBTC left keeps the rest of the
-    debt on the books (no write-off)."""
+    discounted value (rounded up to whole scaled units, against the liquidator); the WBTC left
+    keeps the rest of the debt on the books (no write-off)."""
     held = act.deposit(weth, trader, "5")
     act.deposit(wbtc, trader, "0.5")
     act.borrow(usdc, trader, "36000")
@@ -887,7 +959,9 @@ def test_liquidate__collateral_worth_less_than_repayment__seizes_all_of_it_and_s
 
     assert q.seize == held
     assert bad_debt == 0
-    assert q.repay == mul_div_up(mul_div_up(held * 2000, WAD - q.discount, WAD), 1, 10**12)
+    # The smallest repayment in whole scaled units that pays for all of it, rounded up.
+    need = mul_div_up(mul_div_up(held * 2000, WAD - q.discount, WAD), 1, 10**12)
+    assert need <= q.repay <= need + slack_units(usdc)
     assert q.repay < owed
     assert list(ma.accountAssets(trader, 0)) == [usdc.token, wbtc.token]
 
@@ -899,14 +973,18 @@ def test_liquidate__collateral_worth_less_than_repayment__seizes_all_of_it_and_s
         ("negative", "deep"),
         ("zero", "deep"),
         ("negative", "thin"),
+        ("negative", "empty"),
     ],
 )
-def test_liquidate__insolvent_account__closes_it_and_writes_off_the_rest_in_the_same_tx(
+def test_liquidate__insolvent_account__no_account_discount_insurance_tip_rest_written_off(
     act, ma, liquidator, usdc, weth, trader, keeper, deployer, equity, insurance
 ):
-    """Equity <= 0: health 0, the full maxDiscount, no target cap. All the collateral goes for
-    (collateral value x (1 - maxDiscount)) of debt; the rest is written off in the same
-    transaction, the insurance fund (which just received the fee) paying first."""
+    """Equity <= 0: health 0, so the account pays no discount (the health-preserving discount is
+    0) and there is no target cap. All the collateral goes for its full oracle value in debt
+    (rounded up to whole scaled units); the keeper is paid a tip from the USDC vault's insurance
+    fund, (1 - insuranceShare) * repay * minDiscount / (1 - minDiscount), as far as the fund has
+    it (nothing when it is empty). The rest is written off in the same transaction, the fund
+    (after the tip) paying first; at equity exactly 0 there is no rest."""
     act.deposit(weth, trader, "10")
     act.borrow(usdc, trader, "24000")
     owed = debt_of(ma, usdc, trader, must_owe=True)
@@ -917,28 +995,42 @@ def test_liquidate__insolvent_account__closes_it_and_writes_off_the_rest_in_the_
     if insurance == "deep":
         act.fund(usdc, deployer, "10000", spender=usdc.vault)
         usdc.vault.fundInsurance(amount(usdc, "10000"), sender=deployer)
+    if insurance == "empty":
+        usdc.vault.withdrawInsurance(usdc.vault.insuranceFund(), deployer, sender=deployer)
     act.set_price(weth, "2000")
     eq, _, mmr, health = ma.accountHealth(trader, 0)
     assert (eq == 0) if equity == "zero" else (eq < 0)
     assert health == 0 and mmr > 0
     fund = int(usdc.vault.insuranceFund())
+    assert (fund == 0) == (insurance == "empty")
 
     tx, q, bad_debt = settle_and_check(act, trader, usdc, weth, MAX_UINT, keeper)
 
-    assert q.discount == ma.assetConfig(weth.token).maxDiscount == weth.spec.max_discount
-    assert q.health == 0
+    assert (q.discount, q.health, q.fee) == (0, 0, 0)
     held = q.seize
-    # All the WETH ($2,000 x held, exact) for its value less 7%, in USDC units rounded up.
-    assert q.repay == mul_div_up(mul_div_up(held * 2000, WAD - q.discount, WAD), 1, 10**12)
-    assert owed - q.repay <= bad_debt <= owed - q.repay + 2  # scaled burn rounds down
-    assert logs(tx, ma.Liquidated)[0]["badDebt"] == bad_debt > 0
-    covered = min(bad_debt, fund + q.fee)
+    # All the WETH ($2,000 x held, exact) for its full value, in whole scaled units rounded up.
+    need = mul_div_up(held * 2000, 1, 10**12)
+    assert need <= q.repay <= need + slack_units(usdc)
+    share, floor = int(liquidator.insuranceShare()), int(ma.assetConfig(weth.token).minDiscount)
+    full_tip = mul_div_down(
+        mul_div_down(q.repay, floor * WAD // (WAD - floor), WAD), WAD - share, WAD
+    )
+    assert full_tip > 0 and q.tip == min(full_tip, fund)
+    assert bad_debt == owed - q.repay
+    assert logs(tx, ma.Liquidated)[0]["badDebt"] == bad_debt
+    if equity == "zero":
+        # Collateral worth exactly the debt repays all of it: nothing to write off.
+        assert bad_debt == 0 and logs(tx, usdc.vault.BadDebtRealized) == []
+        assert list(ma.accountAssets(trader, 0)) == []
+        return
+    assert bad_debt > 0
+    covered = min(bad_debt, fund - q.tip)
     assert (covered == bad_debt) == (insurance == "deep")
     assert logs(tx, usdc.vault.BadDebtRealized) == [
         ev(amount=bad_debt, coveredByInsurance=covered, socialized=bad_debt - covered)
     ]
-    if insurance == "thin":
-        assert usdc.vault.insuranceFund() == 0  # the fund, fee included, is spent first
+    if insurance != "deep":
+        assert usdc.vault.insuranceFund() == 0  # the fund, tip first, is spent before lenders pay
     # The account ends empty.
     assert list(ma.accountAssets(trader, 0)) == []
     assert tuple(ma.accountHealth(trader, 0)) == (0, 0, 0, MAX_UINT256)
@@ -956,15 +1048,11 @@ def test_liquidate__last_collateral_of_an_account_with_two_debts__writes_off_bot
     assert ma.accountHealth(trader, 0)[0] < 0
     q = expect(act, trader, usdc, weth, MAX_UINT)
     assert q.status == "OK" and q.seize == ma.rawBalance(trader, 0, weth.token)
-    usdc_index = int(usdc.vault.borrowIndex())
-    usdc_left = debt_tokens(
-        -(int(ma.rawBalance(trader, 0, usdc.token)) + mul_div_down(q.repay, WAD, usdc_index)),
-        usdc_index,
-    )
+    usdc_left = debt_of(ma, usdc, trader) - q.repay
     wbtc_owed = debt_of(ma, wbtc, trader, must_owe=True)
     funds = {a.symbol: int(a.vault.insuranceFund()) for a in (usdc, wbtc)}
     borrows = {a.symbol: int(a.vault.totalBorrows()) for a in (usdc, wbtc)}
-    act.fund(usdc, keeper, q.repay + q.fee)
+    act.fund(usdc, keeper, q.paid)
 
     tx = liquidator.liquidate(
         trader, 0, usdc.token, weth.token, MAX_UINT, q.seize, b"", sender=keeper
@@ -1072,7 +1160,10 @@ def test_liquidate__min_seized_above_quote__reverts_slippage_exceeded(
     max_repay = amount(debt, "500")
     q = expect(act, trader, debt, coll, max_repay)
     act.fund(debt, keeper, "600")
-    with unchanged(), reverts(liquidator.SlippageExceeded, seized=q.seize, minSeized=q.seize + 1):
+    with (
+        unchanged(),
+        reverts(system.margin_account.SlippageExceeded, seized=q.seize, minSeized=q.seize + 1),
+    ):
         liquidator.liquidate(
             trader, 0, debt.token, coll.token, max_repay, q.seize + 1, b"", sender=keeper
         )
@@ -1161,7 +1252,7 @@ def test_liquidate__keeper_approved_the_liquidator_not_the_margin_account__rever
             debt.token.ERC20InsufficientAllowance,
             spender=ma,
             allowance=0,
-            needed=q.repay + q.fee,
+            needed=q.paid,
         ),
     ):
         liquidator.liquidate(trader, 0, debt.token, coll.token, max_repay, 0, b"", sender=keeper)
@@ -1173,24 +1264,11 @@ def test_settle_liquidation__called_directly__reverts_not_liquidator(
     """Only the Liquidator settles: a keeper cannot hand the MarginAccount its own prices."""
     coll, debt = open_liquidatable(act, system, trader, WETH_USDC)
     act.fund(debt, keeper, "1")
-    cfg_d, cfg_c = ma.assetConfig(debt.token), ma.assetConfig(coll.token)
-    settlement = (
-        trader,
-        0,
-        keeper,
-        debt.token,
-        cfg_d.id,
-        debt.vault.borrowIndex(),
-        1,
-        0,
-        coll.token,
-        cfg_c.id,
-        ma.rawBalance(trader, 0, coll.token),
-        0,
-        0,
-    )
+    order = (trader, 0, keeper, debt.token, coll.token, 1, 0)
     with unchanged(), reverts(ma.NotLiquidator, caller=keeper):
-        ma.settleLiquidation(settlement, b"", sender=keeper)
+        ma.settleLiquidation(order, b"", sender=keeper)
+    with unchanged(), reverts(ma.NotLiquidator, caller=keeper):
+        ma.settleLiquidationBatch([(trader, 0)], keeper, debt.token, coll.token, 0, sender=keeper)
     with unchanged(), reverts(ma.NotLiquidator, caller=keeper):
         ma.writeOffBadDebt(trader, 0, sender=keeper)
 
@@ -1211,8 +1289,8 @@ def test_liquidate__by_the_owner__allowed_and_settles_exactly_as_a_third_party(
     for owner, by in ((trader, keeper), (trader2, trader2)):
         coll_before, debt_before = (int(a.token.balanceOf(by)) for a in (coll, debt))
         tx, q, _ = settle_and_check(act, owner, debt, coll, MAX_UINT, by)
-        paid = q.repay + q.fee
-        # settle_and_check funds `by` with exactly repay + fee first: net, it paid that much.
+        paid = q.paid
+        # settle_and_check funds `by` with exactly repay + fee - tip first: net, it paid that much.
         assert coll.token.balanceOf(by) == coll_before + q.seize
         assert debt.token.balanceOf(by) == debt_before
         event = logs(tx, ma.Liquidated)[0]

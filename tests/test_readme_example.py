@@ -34,9 +34,10 @@ def test_readme_example__eth_at_2171_vs_2170__liquidatable_only_below_threshold(
 def test_readme_liquidation_rules__example_at_2100__discount_seizure_fee_and_target_as_documented(
     act, ma, liquidator, usdc, weth, lender, trader, keeper
 ):
-    """README, Liquidation: d = minDiscount + (maxDiscount - minDiscount) * (1 - H) of the seized
-    asset; seized = repaid / (1 - d) in USD; fee = insuranceShare * repaid * d / (1 - d) on top; one
-    liquidation stops at targetHealth * MMR (1.05)."""
+    """README, Liquidation: d = min(minDiscount + (maxDiscount - minDiscount) * (1 - H),
+    H * (mmf_c + mmf_d) / (1 + H * mmf_d)) of the seized asset; seized = repaid / (1 - d) in USD;
+    fee = insuranceShare * repaid * d / (1 - d) on top; no tip above minDiscount; one liquidation
+    stops at targetHealth * MMR (1.05)."""
     _open_readme_position(act, usdc, weth, lender, trader)
     for asset in (usdc, weth):  # no interest: the README's numbers stay exact
         freeze_rates(asset, act.deployer)
@@ -46,12 +47,18 @@ def test_readme_liquidation_rules__example_at_2100__discount_seizure_fee_and_tar
     assert (equity, mmr) == (to_wad("1000"), to_wad("1660"))
     assert health == to_wad("1000") * 10**18 // to_wad("1660") < 10**18
 
-    repaid, seized, fee, discount = liquidator.quote(trader, 0, usdc.token, weth.token, 2**256 - 1)
-
-    cfg = ma.assetConfig(weth.token)
-    assert discount == cfg.minDiscount + mul_div_down(
-        cfg.maxDiscount - cfg.minDiscount, WAD - health, WAD
+    repaid, seized, fee, tip, discount = liquidator.quote(
+        trader, 0, usdc.token, weth.token, 2**256 - 1
     )
+
+    cfg, usdc_cfg = ma.assetConfig(weth.token), ma.assetConfig(usdc.token)
+    auction = cfg.minDiscount + mul_div_down(cfg.maxDiscount - cfg.minDiscount, WAD - health, WAD)
+    preserving = mul_div_down(
+        health, cfg.mmf + usdc_cfg.mmf, WAD + mul_div_up(health, usdc_cfg.mmf, WAD)
+    )
+    # At H = 0.60 the auction (3.39%) is below the health-preserving cap (4.76%).
+    assert discount == auction < preserving
+    assert tip == 0
     # seized value = repaid value / (1 - d), rounded down to a WETH unit ($2,100 per 1e18 units).
     repaid_value = repaid * 10**12  # USDC units -> USD WAD
     seized_value = seized * 2100

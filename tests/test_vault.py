@@ -885,7 +885,7 @@ def test_withdraw_insurance__stranger__reverts_unauthorized_and_keeps_state(
 
 # ============================================================================ MarginAccount only
 @pytest.mark.parametrize("caller_name", ["stranger", "deployer"])
-@pytest.mark.parametrize("call", ["borrow", "repay", "repayWithInsuranceFee", "realizeBadDebt"])
+@pytest.mark.parametrize("call", ["borrow", "repay", "repayLiquidation", "realizeBadDebt"])
 def test_margin_account_entry__other_caller__reverts_not_margin_account_and_keeps_state(
     usdc_market, request, call, caller_name
 ):
@@ -894,7 +894,7 @@ def test_margin_account_entry__other_caller__reverts_not_margin_account_and_keep
     args: dict[str, tuple[Any, ...]] = {
         "borrow": (1, caller),
         "repay": (1,),
-        "repayWithInsuranceFee": (1, 1, caller),
+        "repayLiquidation": (1, 1, 0, caller),
         "realizeBadDebt": (1,),
     }
     before = vault_state(usdc_market, caller)
@@ -993,29 +993,48 @@ def test_realize_bad_debt__above_total_borrows__writes_off_only_borrows(usdc_mar
     assert int(vault.totalAssets()) == total - (before.borrows - covered)
 
 
-def test_repay_with_insurance_fee__liquidation__books_repayment_and_grows_fund(
-    usdc_market, ma_signer, keeper
+@pytest.mark.parametrize(
+    ("fee", "tip"), [(321, 0), (0, 250), (40, 250)], ids=["fee", "tip", "fee_and_tip"]
+)
+def test_repay_liquidation__fee_and_tip__books_repayment_fee_in_tip_out(
+    usdc_market, act, ma_signer, keeper, stranger, fee, tip
 ):
+    """The vault receives repay + fee - tip: borrows fall by repay, the insurance fund gains the
+    fee and pays the tip, lenders' assets do not move."""
     vault = usdc_market.vault
+    vault.fundInsurance(act.fund(usdc_market, stranger, 1_000, spender=vault), sender=stranger)
     before = read_books(vault)
+    assert before.insurance >= tip
     total = int(vault.totalAssets())
     at_head_time()
 
-    receipt = vault.repayWithInsuranceFee(1_000, 321, keeper, sender=ma_signer)
+    receipt = vault.repayLiquidation(1_000, fee, tip, keeper, sender=ma_signer)
 
     assert logs(receipt, vault, "Repaid") == [
         {"assets": 1_000, "totalBorrows": before.borrows - 1_000}
     ]
-    assert logs(receipt, vault, "InsuranceFunded") == [
-        {"from": keeper.address, "assets": 321, "insuranceFund": before.insurance + 321}
-    ]
+    funded = [{"from": keeper.address, "assets": fee, "insuranceFund": before.insurance + fee}]
+    assert logs(receipt, vault, "InsuranceFunded") == (funded if fee else [])
+    tipped = [{"to": keeper.address, "assets": tip, "insuranceFund": before.insurance + fee - tip}]
+    assert logs(receipt, vault, "InsuranceTipPaid") == (tipped if tip else [])
     assert read_books(vault) == replace(
         before,
-        cash=before.cash + 1_000 + 321,
+        cash=before.cash + 1_000 + fee - tip,
         borrows=before.borrows - 1_000,
-        insurance=before.insurance + 321,
+        insurance=before.insurance + fee - tip,
     )
-    assert int(vault.totalAssets()) == total  # repaid debt became cash; the fee is insurance's
+    assert int(vault.totalAssets()) == total  # repaid debt became cash; fee and tip are insurance's
+
+
+def test_repay_liquidation__tip_above_fund_and_fee__reverts_insufficient_insurance(
+    usdc_market, ma_signer, keeper
+):
+    vault = usdc_market.vault
+    before = read_books(vault)
+    fund = before.insurance + 5
+    with reverts_with(vault, "InsufficientInsurance", available=fund, requested=fund + 1):
+        vault.repayLiquidation(1_000, 5, fund + 1, keeper, sender=ma_signer)
+    assert read_books(vault) == before
 
 
 # ------------------------------------------------------------------------------------------ skim

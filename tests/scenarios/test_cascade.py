@@ -150,6 +150,9 @@ def test_cascade__crash_then_batch_liquidations__nothing_liquidatable_no_dust_bo
                     q.fee,
                     q.discount,
                 )
+                # The tip is the lens's unless the batch's earlier tips and write-offs emptied
+                # the insurance fund first.
+                assert e["insuranceTip"] <= q.tip
                 assert e["health"] == lens[acct].health
             repaid, seized, count = (int(v) for v in tx.return_value)
             assert (repaid, seized, count) == (
@@ -192,35 +195,35 @@ def test_cascade__crash_then_batch_liquidations__nothing_liquidatable_no_dust_bo
         # Flows: exactly what the events say.
         paid = sum(e["repaid"] for e in events if e["debtAsset"] == token)
         fees = sum(e["insuranceFee"] for e in events if e["debtAsset"] == token)
+        tips = sum(e["insuranceTip"] for e in events if e["debtAsset"] == token)
         seized = sum(e["seized"] for e in events if e["collateralAsset"] == token)
         bad = [o for o in offs if o["asset"] == token]
         written, covered = sum(o["amount"] for o in bad), sum(o["covered"] for o in bad)
         socialized = sum(o["socialized"] for o in bad)
         assert written == covered + socialized
         assert b1.total_collateral == b0.total_collateral - seized
-        assert b1.cash == b0.cash + paid + fees
+        assert b1.cash == b0.cash + paid + fees - tips
         assert b1.total_borrows == b0.total_borrows - paid - written
-        assert b1.insurance == b0.insurance + fees - covered
+        assert b1.insurance == b0.insurance + fees - tips - covered
         assert b1.total_assets == b0.total_assets - socialized
-        # Debts against the vault's books. Let x_i be account i's exact debt (scaled * index) and
-        # debt_i = ceil(x_i) what the chain reports. Borrows round the scaled debt up and the
-        # books' interest down, so sum(x_i) >= totalBorrows always: the accounts never owe less
-        # than the books. The gap grows, per liquidation, by under index/WAD wei (a partial
-        # repayment burns scaled debt rounded down) plus under 1 wei (the account's ceil), and
-        # per write-off by under 2 wei (its ceil leaves the sum, totalBorrows falls by it).
+        # Debts against the vault's books. The accounts' debts (each ceil(scaled * index), what
+        # the chain reports) never sum to less than totalBorrows. A liquidation's repayment is
+        # exactly the fall in the account's debt and totalBorrows falls by the same amount; a
+        # write-off takes the account's whole debt off both: with frozen rates the gap does not
+        # move at all.
         gap = account_debts(ma, a, everyone) - view(a.vault.totalBorrows)
-        index_wei = -(-view(a.vault.borrowIndex) // WAD)
-        n_liq = sum(1 for e in events if e["debtAsset"] == token)
-        assert 0 <= gap <= gap0[s] + n_liq * (index_wei + 1) + 2 * len(bad)
+        assert gap == gap0[s] >= 0
         report[s] = (written, socialized, from_wad(usd_up(written, prices[token], a.scale)))
 
     total_bad_usd = sum(v[2] for v in report.values())
     kinds = Counter("write-off" if e["badDebt"] else "liquidation" for e in events)
-    # A solvent account deep below maintenance is closed in full (the target is out of reach at
-    # its discount) and its last collateral, bought at (1 - d), may not cover its debt: the bad
-    # debt is then d * collateral - equity, the part of the discount its equity did not cover.
+    # No liquidation lowers an account's health (the discount is capped by the health-preserving
+    # one), so an account still solvent after the crash can never end with bad debt, however many
+    # liquidations it takes; only the accounts the crash made insolvent do.
     emptied = {(o["owner"], o["subId"]) for o in offs}
     solvent_emptied = [a for a in hit if a not in insolvent and (norm(a[0]), a[1]) in emptied]
+    assert solvent_emptied == []
+    assert emptied <= {(norm(o), s) for o, s in insolvent}
     print(
         f"\ncascade: {len(hit)} of {len(book)} accounts below maintenance after the crash "
         f"({len(insolvent)} insolvent); {len(events)} liquidations ({dict(kinds)}) in {rounds} "

@@ -19,8 +19,11 @@ from solvent.risk import (
     MAX_UINT256,
     WAD,
     debt_tokens,
+    health_preserving_discount,
+    liquidation_snapshot,
     mul_div_down,
     mul_div_up,
+    target_repay_cap,
     value_down,
     value_up,
 )
@@ -86,7 +89,9 @@ def test_keeper_liquidation__price_shock__account_restored_above_mmr_and_keeper_
     steps = keeper_bot.liquidate_until_safe(trader, 0, debt, coll, amount(debt, case.chunk))
 
     assert len(steps) >= 2  # partial liquidations, each capped at the chunk
-    assert all(s.quote.repay == amount(debt, case.chunk) for s in steps[:-1])
+    # Whole scaled units of the chunk: at most ceil(index) + 1 base units short of it.
+    chunk = amount(debt, case.chunk)
+    assert all(chunk - 3 <= s.quote.repay <= chunk for s in steps[:-1])
     assert steps[-1].quote.repay < amount(debt, case.chunk)  # the last one capped by the target
     assert not any(s.bad_debt for s in steps)
     repaid = sum(s.quote.repay for s in steps)
@@ -114,17 +119,21 @@ def test_keeper_liquidation__price_shock__account_restored_above_mmr_and_keeper_
     pc, pd = act.price(coll), act.price(debt)
     profit = usd(gained, pc, coll.scale) - usd(spent, pd, debt.scale)
     assert profit > 0
-    # Per liquidation: the discount is the Dutch auction in the health before it; the collateral is
-    # worth the repaid value / (1 - d), less the rounding of the seizure against the keeper (under
-    # one collateral unit's value); the insurance cut is insuranceShare of the discount value.
+    # Per liquidation: the discount is the Dutch auction in the health before it, capped by the
+    # health-preserving discount; the collateral is worth the repaid value / (1 - d), less the
+    # rounding of the seizure against the keeper (under one collateral unit's value); the
+    # insurance cut is insuranceShare of the discount value.
     params = keeper_bot.params
     cfg = ma.assetConfig(coll.token)
+    debt_mmf = int(ma.assetConfig(debt.token).mmf)
     unit = mul_div_up(1, pc, coll.scale)
     for s in steps:
         q = s.quote
         assert q.health == s.health_before.health < WAD
-        assert q.discount == int(cfg.minDiscount) + mul_div_down(
-            int(cfg.maxDiscount) - int(cfg.minDiscount), WAD - q.health, WAD
+        assert q.discount == min(
+            int(cfg.minDiscount)
+            + mul_div_down(int(cfg.maxDiscount) - int(cfg.minDiscount), WAD - q.health, WAD),
+            health_preserving_discount(q.health, int(cfg.mmf), debt_mmf),
         )
         repaid_value = value_up(q.repay, pd, debt.scale)
         gross = value_down(q.seize, pc, coll.scale) - repaid_value
@@ -269,9 +278,12 @@ def test_insolvent_liquidation__insurance_covers_bad_debt__lenders_share_price_u
     assert (covered, socialized) == (bad, 0)
     [realized] = step.receipt.events.filter(vault.BadDebtRealized)
     assert (realized.amount, realized.coveredByInsurance, realized.socialized) == (bad, bad, 0)
-    # The insurance fund received the liquidation fee, then paid the whole bad debt.
-    assert before["insurance"] + step.quote.insurance_fee >= bad
-    assert int(vault.insuranceFund()) == before["insurance"] + step.quote.insurance_fee - bad
+    # The insurance fund paid the keeper's tip (no fee: an insolvent account pays no discount),
+    # then the whole bad debt.
+    q = step.quote
+    assert q.insurance_fee == 0 and q.insurance_tip > 0
+    assert before["insurance"] - q.insurance_tip >= bad
+    assert int(vault.insuranceFund()) == before["insurance"] - q.insurance_tip - bad
     # Lenders lose nothing.
     assert int(vault.totalAssets()) == before["total_assets"]
     assert share_price(vault) == before["share_price"]
@@ -286,9 +298,9 @@ def test_insolvent_liquidation__insurance_exhausted__rest_socialized_and_share_p
     vault = usdc.vault
 
     bad, covered, socialized = step.bad_debt["USDC"]
-    # The settlement books the repayment and this liquidation's fee before it writes the debt off:
-    # the insurance fund pays everything it holds, the fee included; lenders take only the rest.
-    available = before["insurance"] + step.quote.insurance_fee
+    # The settlement books the repayment (and the keeper's tip out of the fund) before it writes
+    # the debt off: the insurance fund pays everything it holds; lenders take only the rest.
+    available = before["insurance"] + step.quote.insurance_fee - step.quote.insurance_tip
     assert bad > available
     assert (covered, socialized) == (available, bad - available)
     [realized] = step.receipt.events.filter(vault.BadDebtRealized)
@@ -329,30 +341,36 @@ def _long_eth_at(act, lender, keeper, trader, usdc, weth, price: str) -> None:
 def test_partial_liquidation__health_0_29__shortfall_falls_and_account_stays_solvent(
     act, ma, keeper_bot, keeper, lender, trader, usdc, weth
 ):
-    """Deep account (10 WETH at $1,720 against 16,800 USDC: health 0.29). Repaying 8,400 USDC at the
-    health-based discount (5.25%) would pay more discount than the $400 of equity; the equity floor
-    lowers it to E / (repay value + E), so the shortfall falls and equity stays >= 0."""
+    """Deep account (10 WETH at $1,720 against 16,800 USDC: health 0.29). The health auction would
+    give 5.25%; that would lower the account's health, so the discount is capped at the
+    health-preserving one, h * 8% / (1 + 2% h), which for one collateral and one debt is exactly
+    E / (D + E) = 2.33%: repaying half the debt takes half the equity, the shortfall falls, health
+    stays where it was and equity stays positive for the next liquidation."""
     _long_eth_at(act, lender, keeper, trader, usdc, weth, "1720")
     before = act.health(trader)
     assert 0 < before.equity < before.mmr and before.health < 3 * 10**17
+    debt_value = int(-ma.balanceOf(trader, 0, usdc.token)) * 10**12
 
     step = keeper_bot.liquidate(trader, 0, usdc, weth, amount(usdc, "8400"))
 
     assert step is not None and not step.bad_debt
-    repay_value = step.quote.repay * 10**12
-    assert step.quote.discount == mul_div_down(before.equity, WAD, repay_value + before.equity)
+    d = step.quote.discount
+    assert d == health_preserving_discount(before.health, weth.spec.mmf, usdc.spec.mmf)
+    assert abs(d - mul_div_down(before.equity, WAD, debt_value + before.equity)) <= 10**6
     after = act.health(trader)
     assert int(ma.rawBalance(trader, 0, weth.token)) > 0  # collateral left: a partial liquidation
     assert after.mmr - after.equity < before.mmr - before.equity
-    assert after.equity >= 0
+    assert after.health >= before.health - 10**9  # unchanged, but for whole-unit rounding
+    assert after.equity > before.equity // 3
 
 
 def test_liquidation__deep_but_solvent_account__closed_in_full_without_bad_debt(
     act, ma, keeper_bot, keeper, lender, trader, usdc, weth
 ):
-    """docs/liquidation.md, "equity floor": below health ~0.5 the target is out of reach and the
-    account is closed in full; the discount is lowered to E / (D + E) so the keeper's discount is
-    the $400 of equity and no bad debt is left (10 WETH at $1,720 against 16,800 USDC)."""
+    """docs/liquidation.md: below health ~0.5 the health-preserving discount caps the auction, the
+    target is out of reach and the account is closed in full; for one collateral and one debt the
+    cap is E / (D + E), so the keeper's discount is the $400 of equity and no bad debt is left (10
+    WETH at $1,720 against 16,800 USDC)."""
     _long_eth_at(act, lender, keeper, trader, usdc, weth, "1720")
     h = act.health(trader)
     assert 0 < h.equity < h.mmr
@@ -361,7 +379,9 @@ def test_liquidation__deep_but_solvent_account__closed_in_full_without_bad_debt(
     step = keeper_bot.liquidate(trader, 0, usdc, weth, MAX_UINT256)
 
     assert step is not None
-    assert step.quote.discount == mul_div_down(h.equity, WAD, debt_value + h.equity)
+    d = step.quote.discount
+    assert d == health_preserving_discount(h.health, weth.spec.mmf, usdc.spec.mmf)
+    assert abs(d - mul_div_down(h.equity, WAD, debt_value + h.equity)) <= 10**6
     assert not step.bad_debt
     assert int(ma.balanceOf(trader, 0, usdc.token)) == 0
     # All WETH but rounding dust goes to the keeper: its discount is the account's equity.
@@ -371,23 +391,25 @@ def test_liquidation__deep_but_solvent_account__closed_in_full_without_bad_debt(
 def test_target_cap__settlement_rounds_the_debt_up__target_health_still_reached(
     act, ma, keeper_bot, market, accounts, deployer, keeper, lender, trader, usdc, weth
 ):
-    """A partial repayment burns scaled debt rounded down, so the account may owe a unit more than
-    debt - repay; the target cap repays that slack too, and the target is reached exactly."""
+    """A repayment clears whole scaled units, so it may clear up to ceil(index) + 1 base units less
+    than asked; the target cap asks for that slack too, and the target is reached exactly."""
     seed_frozen_market(act, lender, accounts[6], deployer)  # borrow indices above 1.0, frozen
     market.refresh()
     params = keeper_bot.params
     index = market.indices["USDC"]
     assert index > WAD
-    # The first borrow (20,000 USDC + k * 0.007919) whose capped liquidation at ETH $2,150 leaves
-    # more debt than debt - repay (the rounding the cap must cover).
+    # The first borrow (20,000 USDC + k * 0.007919) whose capped liquidation at ETH $2,150 clears
+    # less than the cap asks (the rounding the slack must cover).
     for k in range(200):
         borrow = amount(usdc, "20000") + k * 7919
         raws = {"USDC": -market.scaled_borrow("USDC", borrow), "WETH": amount(weth, "10")}
         market.prices["WETH"] = 2150 * WAD
         before = market.positions(None, 0, raws)
+        snap = liquidation_snapshot(before, "USDC", "WETH")
         q = keeper_bot.mirror_quote(before, usdc, weth, MAX_UINT256)
-        left = debt_tokens(-(raws["USDC"] + q.repay * WAD // index), index)
-        if q.ok and q.seize < raws["WETH"] and left > before["USDC"].tokens - q.repay:
+        cap = target_repay_cap(snap, q.discount, params.target_health)
+        left = before["USDC"].tokens - q.repay
+        if q.ok and q.seize < raws["WETH"] and q.repay < cap:
             break
     else:
         raise RuntimeError("no borrow in the search is rounded against the account")

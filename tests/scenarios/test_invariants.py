@@ -13,17 +13,18 @@ Invariants, checked after every step:
   * the accounts owe the vault at least its totalBorrows (per-account debts round up);
   * tokens are conserved: wallets + MarginAccount + vaults == start + what the test minted.
 Per action: the chain accepts a borrow, withdrawal or transfer exactly when the mirror says the
-account stays at or above IMR (a refusal is InsufficientMargin with the mirror's values), and an
-accepted one leaves equity >= IMR. Liquidations (single, with a random repay bound up to 2**256-1,
-and batches) are checked step by step by `Keeper` (quote or exact revert, event, balances, keeper
-and vault token balances, vault books, bad-debt write-off), and after each one:
+account stays at or above IMR (a refusal is InsufficientMargin with the mirror's values) and, for a
+borrow, its debt is worth at least the dust floor (DustRemaining); an accepted one leaves equity >=
+IMR. A repayment burns whole scaled units and costs exactly the fall in the debt; one that would
+leave dust is refused (DustRemaining). Liquidations (single, with a random repay bound up to
+2**256-1, and batches) are checked step by step by `Keeper` (quote or exact revert, event,
+balances, keeper and vault token balances, vault books, bad-debt write-off), and after each one:
   * no debt is left worth more than 0 and less than its asset's minDebtValue, unless it already was
     before and the liquidation did not touch it, or the liquidation took all of the seized
-    collateral asset (the next liquidation may then close the dust);
-  * an account that still holds collateral never ends with a larger shortfall MMR - equity (the
-    issue's "health"; the ratio equity / MMR can fall for deep accounts, docs/liquidation.md), and a
-    solvent account is never made insolvent (equity floor). Breaches are recorded, not raised, so
-    one run reports them all.
+    collateral asset and the account is still liquidatable (the next one may repay it whole);
+  * an account that still holds collateral never ends with a larger shortfall MMR - equity, nor a
+    lower health equity / MMR (beyond whole-unit rounding), and a solvent account is never made
+    insolvent. Breaches are recorded, not raised, so one run reports them all.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from solvent.risk import MAX_UINT256, WAD, debt_tokens, value_up
+from solvent.risk import MAX_UINT256, WAD, debt_tokens, repay_at_most, value_up
 from tests.utils.helpers import MAX_UINT, amount
 from tests.utils.scenarios import (
     Keeper,
@@ -92,6 +93,8 @@ ACTIONS = (
     "withdraw",
     "transfer",
     "refused",
+    "dust_refused",
+    "repay_refused",
     "own_collateral",
     "repay",
     "liquidate",
@@ -148,21 +151,23 @@ def fuzz(system, act, ma, keeper, lender, trader, trader2) -> FuzzRun:
                 before = step.before.get(sym)
                 untouched = sym != step.debt and before is not None and before.raw == after.raw
                 took_all = sym == step.debt and step.after[step.collateral].raw <= 0
-                assert untouched or took_all, (
+                assert untouched or (took_all and step.health_after.liquidatable), (
                     f"{step.owner}#{step.sub} left {sym} dust worth {left}: {step}"
                 )
         h0, h1 = step.health_before, step.health_after
+        debt, coll = step.before[step.debt], step.before[step.collateral]
+        # Whole token units: a few of the debt asset and one of the collateral, in value.
+        units = 2 * value_up(1, debt.price, debt.scale) + value_up(1, coll.price, coll.scale)
         if any(p.raw > 0 for p in step.after.values()):
-            if step.quote.repay < step.before[step.debt].tokens:
+            if step.quote.repay < debt.tokens:
                 seen["partial_with_collateral_left"] += 1
-            # The issue's measure of health: the shortfall MMR - equity never grows.
+            # The shortfall MMR - equity never grows, and health equity / MMR never falls.
             if h1.mmr - h1.equity > h0.mmr - h0.equity:
                 run.health_drops.append(f"shortfall grew {h0} -> {h1}: {step}")
-        # Equity floor: a solvent account is never made insolvent, up to the debt units the
-        # settlement's scaled rounding may leave (ceil(index) + 1 of the repaid asset).
-        debt = step.before[step.debt]
-        units = -(-debt.index // WAD) + 1 if debt.index else 1
-        if h0.equity > 0 and h1.equity < -value_up(units, debt.price, debt.scale):
+            if h1.mmr > 0 and h1.health < h0.health - units * WAD // h1.mmr - 1:
+                run.health_drops.append(f"health fell {h0} -> {h1}: {step}")
+        # A solvent account is never made insolvent (whole-unit rounding aside).
+        if h0.equity > 0 and h1.equity < -units:
             run.health_drops.append(f"solvent account made insolvent {h0} -> {h1}: {step}")
 
     start = tokens_everywhere()
@@ -184,21 +189,35 @@ def fuzz(system, act, ma, keeper, lender, trader, trader2) -> FuzzRun:
                     act.move_price(assets[sym], factor)
 
         # ---------------------------------------------------------------- helpers
-        def _owner_action(self, owner, sub, new_raws: dict[str, int], method, *args) -> None:
+        def _owner_action(
+            self, owner, sub, new_raws: dict[str, int], method, *args, debt: str | None = None
+        ) -> None:
             """Dry-run the action: the chain must accept it iff the mirror keeps the account at or
-            above IMR. Accepted actions are sent and must leave equity >= IMR (as predicted)."""
+            above IMR and leaves no debt in `debt` (a borrow's asset) below the dust floor.
+            Accepted actions are sent and must leave equity >= IMR (as predicted)."""
             raws = market.raw_balances(owner, sub)
             raws.update(new_raws)
-            predicted = market.health(market.positions(owner, sub, raws))
+            positions = market.positions(owner, sub, raws)
+            predicted = market.health(positions)
             outcome = revert_of(method, *args, sender=owner)
             if outcome is not None:
+                if predicted.meets_initial:
+                    assert debt is not None, outcome
+                    p = positions[debt]
+                    assert outcome == (
+                        "DustRemaining",
+                        {"debtLeftValue": -p.value, "minDebtValue": p.min_debt_value},
+                    )
+                    seen["dust_refused"] += 1
+                    return
                 assert outcome == (
                     "InsufficientMargin",
                     {"equity": predicted.equity, "required": predicted.imr},
                 )
-                assert not predicted.meets_initial
                 seen["refused"] += 1
                 return
+            if debt is not None:
+                assert -positions[debt].value >= positions[debt].min_debt_value
             pin_next_block()
             method(*args, sender=owner)
             equity, imr, mmr, _ = chain_health(ma, owner, sub)
@@ -292,9 +311,9 @@ def fuzz(system, act, ma, keeper, lender, trader, trader2) -> FuzzRun:
             units = min(units, cash, int(ma.assetConfig(a.token).debtCap) - borrows)
             if units <= 0:
                 return
-            new_raw = raws[sym] - market.scaled_borrow(sym, units)
+            new_raw = raws[sym] - market.scaled_borrow(sym, units, -raws[sym])
             self._owner_action(
-                owner, sub, {sym: new_raw}, ma.borrow, owner, sub, a.token, units, owner
+                owner, sub, {sym: new_raw}, ma.borrow, owner, sub, a.token, units, owner, debt=sym
             )
 
         @rule(acct=account_st, pick=pick_st, bps=bps_st, everything=st.booleans())
@@ -314,11 +333,26 @@ def fuzz(system, act, ma, keeper, lender, trader, trader2) -> FuzzRun:
                 units = min(max(1, owed * bps // 10_000), wallet)
             if units == 0:
                 return
+            burned, repaid = repay_at_most(-raw, index, owed, units)
+            left = value_up(owed - repaid, market.prices[sym], market.params[sym].scale)
+            floor = market.params[sym].min_debt_value
+            outcome = revert_of(ma.repay, owner, sub, a.token, units, sender=owner)
+            if repaid == 0:
+                assert outcome == (
+                    "RepayTooSmall",
+                    {"amount": units, "minAmount": -(-index // WAD)},
+                )
+                seen["repay_refused"] += 1
+                return
+            if 0 < left < floor:
+                assert outcome == ("DustRemaining", {"debtLeftValue": left, "minDebtValue": floor})
+                seen["repay_refused"] += 1
+                return
+            assert outcome is None
             pin_next_block()
             ma.repay(owner, sub, a.token, units, sender=owner)
-            expected = 0 if units >= owed else raw + units * WAD // index
-            assert int(ma.rawBalance(owner, sub, a.token)) == expected
-            assert int(a.token.balanceOf(owner)) == wallet - min(units, owed)
+            assert int(ma.rawBalance(owner, sub, a.token)) == raw + burned
+            assert int(a.token.balanceOf(owner)) == wallet - repaid
             seen["repay"] += 1
 
         @rule(
@@ -328,18 +362,36 @@ def fuzz(system, act, ma, keeper, lender, trader, trader2) -> FuzzRun:
             bps=st.integers(1, 13_000),
         )
         def transfer(self, owner_idx, from_sub, pick, bps):
+            """Move collateral to the owner's other sub-account. Where that one owes the asset, the
+            move repays it first under `repay`'s rules (a partial repayment moves only what it
+            repays; below one scaled unit or leaving dust it is refused before anything else)."""
             owner, to_sub = traders[owner_idx], 1 - from_sub
             taken = self._collateral_out(owner, from_sub, pick, bps)
             if taken is None:
                 return
-            sym, left, units = taken
-            self._owner_action(
-                owner,
-                from_sub,
-                {sym: left},
-                ma.transfer,
-                *(owner, from_sub, to_sub, assets[sym].token, units),
-            )
+            sym, _, units = taken
+            args = (owner, from_sub, to_sub, assets[sym].token, units)
+            moved = units
+            dest = int(market.raw_balances(owner, to_sub)[sym])
+            if dest < 0:
+                index = market.indices[sym]
+                owed = debt_tokens(-dest, index)
+                _, repaid = repay_at_most(-dest, index, owed, units)
+                left = value_up(owed - repaid, market.prices[sym], market.params[sym].scale)
+                floor = market.params[sym].min_debt_value
+                error = None
+                if repaid == 0:
+                    error = ("RepayTooSmall", {"amount": units, "minAmount": -(-index // WAD)})
+                elif 0 < left < floor:
+                    error = ("DustRemaining", {"debtLeftValue": left, "minDebtValue": floor})
+                if error is not None:
+                    assert revert_of(ma.transfer, *args, sender=owner) == error
+                    seen["repay_refused"] += 1
+                    return
+                if repaid < owed:
+                    moved = repaid
+            raws = market.raw_balances(owner, from_sub)
+            self._owner_action(owner, from_sub, {sym: raws[sym] - moved}, ma.transfer, *args)
 
         # ---------------------------------------------------------------- market and keeper
         @rule(sym=sym_st, factor=st.sampled_from(PRICE_FACTORS))
@@ -475,7 +527,8 @@ def _scripted_pass(machine: Any, act: Any, market: Market, accounts: list[tuple[
     """One fixed sequence through the same rules and invariants: borrow (accepted, refused, own
     collateral), withdraw, transfer, repay; after an ETH fall a batch (with a duplicate) that
     liquidates the long-ETH account, a refused liquidation of a healthy account; then the cross
-    account at health 0.3: a partial liquidation (which lowers its health) and a full one."""
+    account at health 0.3: a partial liquidation (which keeps its health) and a full one; a borrow
+    below the dust floor and a repayment that would leave dust, both refused."""
     steps = [
         (machine.opening_prices, {"wbtc": "1", "weth": "1.25"}),
         (machine.borrow, {"acct": 0, "pick": 0, "bps": 5_000}),
@@ -483,6 +536,11 @@ def _scripted_pass(machine: Any, act: Any, market: Market, accounts: list[tuple[
         (machine.withdraw, {"acct": 0, "pick": 0, "bps": 5_000}),
         (machine.transfer, {"owner_idx": 0, "from_sub": 0, "pick": 0, "bps": 5_000}),
         (machine.repay, {"acct": 0, "pick": 0, "bps": 5_000, "everything": False}),
+        # 99.9% of the USDC debt: what is left is below the $100 floor.
+        (machine.repay, {"acct": 0, "pick": 0, "bps": 9_990, "everything": False}),
+        # A first WBTC borrow by the long-ETH account, 0.01% of what its margin allows: a debt
+        # below the floor.
+        (machine.borrow, {"acct": 0, "pick": 1, "bps": 1}),
     ]
     try:
         for step, kwargs in steps:

@@ -92,13 +92,15 @@ class Actions:
         read either way, so a test can turn the position into debt with dataclasses.replace)."""
         ma = self.system.margin_account
         cfg = ma.assetConfig(asset.token)
+        index, insurance = (int(x) for x in asset.vault.indexAndInsurance())
         return Position(
             raw=int(ma.rawBalance(owner, sub, asset.token)),
             price=self.price(asset),
             scale=int(cfg.scale),
             imf=int(cfg.imf),
             mmf=int(cfg.mmf),
-            index=int(asset.vault.borrowIndex()),
+            index=index,
+            insurance=insurance,
         )
 
     def positions(self, owner: Any, sub: int = 0) -> list[Position]:

@@ -47,14 +47,15 @@ __all__ = [
 
 
 class Status(IntEnum):
-    """ILiquidator.Status."""
+    """IMarginAccount.LiquidationStatus."""
 
     OK = 0
     HEALTHY = 1
     NO_DEBT = 2
     NO_COLLATERAL = 3
     DUST = 4
-    DUPLICATE = 5
+    REPAY_TOO_SMALL = 5
+    SLIPPAGE = 6
 
 
 def pin_next_block() -> None:
@@ -76,6 +77,7 @@ class PairQuote:
     max_repay: int
     seize: int
     fee: int
+    tip: int
     discount: int
 
 
@@ -97,8 +99,8 @@ def read_lens(liquidator: Any, targets: Iterable[tuple[Any, int]]) -> list[Accou
     out = []
     for liquidatable, equity, mmr, health, pairs in view(liquidator.lens, ids):
         quotes = tuple(
-            PairQuote(norm(d), norm(c), Status(st), repay, seize, fee, discount)
-            for d, c, st, repay, seize, fee, discount in pairs
+            PairQuote(norm(d), norm(c), Status(st), repay, seize, fee, tip, discount)
+            for d, c, st, repay, seize, fee, tip, discount in pairs
         )
         out.append(AccountLens(bool(liquidatable), equity, mmr, health, quotes))
     return out
@@ -383,9 +385,9 @@ def list_extra_asset(
         spec.mmf,
         spec.collateral_cap(decimals),
         spec.debt_cap(decimals),
+        spec.min_discount,
+        spec.max_discount,
+        spec.min_debt_value,
         sender=admin,
-    )
-    ma.setLiquidationParams(
-        token, spec.min_discount, spec.max_discount, spec.min_debt_value, sender=admin
     )
     return DeployedAsset(spec=spec, token=token, vault=vault, feed=feed, decimals=decimals)

@@ -15,7 +15,7 @@ transaction sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ape import chain, project
@@ -40,7 +40,7 @@ from solvent.risk import (
     mul_div_down,
     price_liquidation,
     quote_error,
-    scaled_debt_for_borrow,
+    scaled_debt_after_borrow,
 )
 
 
@@ -166,6 +166,7 @@ class Market:
         self.symbol_of = {a.token.address.lower(): s for s, a in self.assets.items()}
         self.prices: dict[str, int] = {}
         self.indices: dict[str, int] = {}
+        self.insurance: dict[str, int] = {}
         self.refresh()
 
     def reload_params(self) -> None:
@@ -183,15 +184,15 @@ class Market:
         return {s: (p.scale, p.imf, p.mmf) for s, p in self.params.items()}
 
     def refresh(self) -> Market:
-        """Re-read prices and borrow indices at the latest block."""
+        """Re-read prices, borrow indices and insurance funds at the latest block."""
         oracle = self.system.oracle
         calls = []
         for a in self.assets.values():
-            calls += [(oracle.price, a.token), (a.vault.borrowIndex,)]
+            calls += [(oracle.price, a.token), (a.vault.indexAndInsurance,)]
         values = batch_read(*calls)
         for i, sym in enumerate(self.assets):
             self.prices[sym] = values[2 * i][0]
-            self.indices[sym] = values[2 * i + 1]
+            self.indices[sym], self.insurance[sym] = values[2 * i + 1]
         return self
 
     def position(self, symbol: str, raw: int) -> Position:
@@ -203,6 +204,7 @@ class Market:
             imf=p.imf,
             mmf=p.mmf,
             index=self.indices[symbol] if raw < 0 else WAD,
+            insurance=self.insurance[symbol] if raw < 0 else 0,
             min_discount=p.min_discount,
             max_discount=p.max_discount,
             min_debt_value=p.min_debt_value,
@@ -223,9 +225,10 @@ class Market:
     def health(self, positions: dict[str, Position]) -> Health:
         return account_health(positions.values())
 
-    def scaled_borrow(self, symbol: str, units: int) -> int:
-        """Scaled debt a borrow of `units` adds (MarginAccount.borrow rounds it up)."""
-        return scaled_debt_for_borrow(units, self.indices[symbol])
+    def scaled_borrow(self, symbol: str, units: int, scaled: int = 0) -> int:
+        """Scaled debt a borrow of `units` adds to `scaled` (MarginAccount.borrow: the smallest
+        whole number of scaled units covering the old debt plus `units`)."""
+        return scaled_debt_after_borrow(scaled, self.indices[symbol], units) - scaled
 
     def units_for_usd(self, symbol: str, value: int) -> int:
         """Token units worth `value` USD WAD, rounded down."""
@@ -270,6 +273,10 @@ class Liquidation:
     bad_debt: dict[str, tuple[int, int, int]]
     before: dict[str, Position]
     after: dict[str, Position]
+
+    @property
+    def owner_key(self) -> tuple[str, int]:
+        return (self.owner, self.sub)
 
     @property
     def health_before(self) -> Health:
@@ -372,11 +379,11 @@ class Keeper:
     def _after_raws(
         before: dict[str, Position], debt: str, collateral: str, q: LiquidationQuote
     ) -> dict[str, int]:
-        """Stored balances after settlement: the repayment burns scaled debt rounded down (all of
-        it when it covers the debt); the seized collateral leaves the account."""
+        """Stored balances after settlement: the quote's whole scaled units are burnt (all of them
+        on a full repayment); the seized collateral leaves the account."""
         d, c = before[debt], before[collateral]
         raws = {sym: p.raw for sym, p in before.items()}
-        raws[debt] = 0 if q.repay >= d.tokens else d.raw + q.repay * WAD // d.index
+        raws[debt] = min(d.raw + q.repay_scaled, 0)
         raws[collateral] = c.raw - q.seize
         return raws
 
@@ -416,12 +423,14 @@ class Keeper:
         return out  # type: ignore[return-value]
 
     @staticmethod
-    def _book_repayment(vaults: dict[str, list[int]], debt: str, repay: int, fee: int) -> None:
+    def _book_repayment(
+        vaults: dict[str, list[int]], debt: str, repay: int, fee: int, tip: int = 0
+    ) -> None:
         """The vault books a repayment: total borrows fall by it (at most to zero), the fee goes to
-        the insurance fund, repay + fee into cash."""
-        vaults[debt][0] += fee
+        the insurance fund and the tip comes out of it, repay + fee - tip into cash."""
+        vaults[debt][0] += fee - tip
         vaults[debt][1] -= min(repay, vaults[debt][1])
-        vaults[debt][2] += repay + fee
+        vaults[debt][2] += repay + fee - tip
 
     def _check_books(
         self,
@@ -432,13 +441,14 @@ class Keeper:
         repay: int,
         fee: int,
         seize: int,
+        tip: int = 0,
     ) -> None:
         """Vault books (`vaults`: the expected ones), keeper and MarginAccount token balances
         after a settlement."""
         after = self._books()
         assert after.vaults == {s: tuple(v) for s, v in vaults.items()}
         expected_keeper = dict(before.keeper)
-        expected_keeper[debt] -= repay + fee
+        expected_keeper[debt] -= repay + fee - tip
         expected_keeper[collateral] += seize
         assert after.keeper == expected_keeper
         expected_ma = dict(before.margin_account)
@@ -471,7 +481,7 @@ class Keeper:
         tx = self.liquidator.liquidate(*args, sender=self.account)
 
         vaults = {s: list(v) for s, v in books.vaults.items()}
-        self._book_repayment(vaults, debt.symbol, q.repay, q.insurance_fee)
+        self._book_repayment(vaults, debt.symbol, q.repay, q.insurance_fee, q.insurance_tip)
         raws, bad = self._write_off(
             self._after_raws(before, debt.symbol, collateral.symbol, q), vaults
         )
@@ -485,6 +495,7 @@ class Keeper:
             ev.collateralAsset,
             int(ev.seized),
             int(ev.insuranceFee),
+            int(ev.insuranceTip),
             int(ev.discount),
             int(ev.health),
             int(ev.badDebt),
@@ -497,13 +508,21 @@ class Keeper:
             collateral.token.address,
             q.seize,
             q.insurance_fee,
+            q.insurance_tip,
             q.discount,
             q.health,
             bad.get(debt.symbol, (0, 0, 0))[0],
         )
         assert self._bad_debt_events(tx) == ({(_address(owner), sub): bad} if bad else {})
         self._check_books(
-            books, vaults, debt.symbol, collateral.symbol, q.repay, q.insurance_fee, q.seize
+            books,
+            vaults,
+            debt.symbol,
+            collateral.symbol,
+            q.repay,
+            q.insurance_fee,
+            q.seize,
+            q.insurance_tip,
         )
         actual = market.raw_balances(owner, sub)
         assert {s: r for s, r in actual.items() if r} == {s: r for s, r in raws.items() if r}
@@ -524,58 +543,71 @@ class Keeper:
         targets: list[tuple[Any, int]],
         debt: DeployedAsset,
         collateral: DeployedAsset,
-        min_seized_total: int = 0,
+        min_rate: int = 0,
     ) -> list[Liquidation]:
-        """liquidateBatch of `targets`, pinned to the latest block's timestamp: every target priced
-        by the mirror on the state before the batch (MAX_UINT256 repay), non-OK and repeated ones
-        skipped with their status, the rest settled; events, balances and books checked."""
+        """liquidateBatch of `targets`, pinned to the latest block's timestamp, simulated by the
+        mirror in order as the MarginAccount settles it: each target priced (MAX_UINT256 repay) on
+        the balances the earlier ones left and on the insurance fund they left (tips), skipped with
+        its status (SLIPPAGE below `min_rate` collateral units per debt unit, WAD) or settled; an
+        account left without collateral has what the batch repaid so far booked, then its debts
+        written off. Events, balances and books checked."""
         market = self.market.refresh()
-        seen: set[tuple[str, int]] = set()
-        plan = []  # (owner, sub, before, quote) of the targets to settle
+        books = self._books()
+        vaults = {s: list(v) for s, v in books.vaults.items()}
+        fund = vaults[debt.symbol][0]
+        pending = [0, 0, 0]  # repay, fee, tip settled but not booked yet
+        state: dict[tuple[str, int], dict[str, int]] = {}
+        plan = []  # (key, before, quote, raws after, bad debt) of the targets settled
         skipped = []
         for owner, sub in targets:
             key = (_address(owner), sub)
-            before = market.positions(owner, sub)
+            raws = state.get(key) or market.raw_balances(owner, sub)
+            before = market.positions(owner, sub, raws)
+            if debt.symbol in before and before[debt.symbol].raw < 0:
+                before[debt.symbol] = replace(before[debt.symbol], insurance=fund)
             q = self.mirror_quote(before, debt, collateral, MAX_UINT256)
-            if q.ok and key in seen:
-                skipped.append((key, 5))
-            elif not q.ok:
-                skipped.append((key, int(q.status)))
-            else:
-                seen.add(key)
-                plan.append((key, before, q))
-        repaid = sum(q.repay for _, _, q in plan)
-        seized = sum(q.seize for _, _, q in plan)
-        fees = sum(q.insurance_fee for _, _, q in plan)
-        call = (self.liquidator.liquidateBatch, [(_address(o), s) for o, s in targets])
-        call_args = (*call[1:], debt.token, collateral.token)
-        outcome = outcome_of(call[0], *call_args, min_seized_total, sender=self.account)
-        if seized < min_seized_total:
-            assert outcome == (
-                "SlippageExceeded",
-                {"seized": seized, "minSeized": min_seized_total},
-            )
-            return []
+            status = int(q.status)
+            if q.ok and q.seize * WAD // q.repay < min_rate:
+                status = 6  # SLIPPAGE
+            if status != 0:
+                skipped.append((key, status))
+                continue
+            after = self._after_raws(before, debt.symbol, collateral.symbol, q)
+            pending = [
+                pending[0] + q.repay,
+                pending[1] + q.insurance_fee,
+                pending[2] + q.insurance_tip,
+            ]
+            fund += q.insurance_fee - q.insurance_tip
+            bad: dict[str, tuple[int, int, int]] = {}
+            if not any(r > 0 for r in after.values()):
+                self._book_repayment(vaults, debt.symbol, *pending)
+                pending = [0, 0, 0]
+                after, bad = self._write_off(after, vaults)
+                fund = vaults[debt.symbol][0]
+            state[key] = after
+            plan.append((key, before, q, after, bad))
+        self._book_repayment(vaults, debt.symbol, *pending)
+        repaid = sum(q.repay for _, _, q, _, _ in plan)
+        seized = sum(q.seize for _, _, q, _, _ in plan)
+        fees = sum(q.insurance_fee for _, _, q, _, _ in plan)
+        tips = sum(q.insurance_tip for _, _, q, _, _ in plan)
+        call_args = ([(_address(o), s) for o, s in targets], debt.token, collateral.token, min_rate)
+        outcome = outcome_of(self.liquidator.liquidateBatch, *call_args, sender=self.account)
         assert outcome == ("ok", (repaid, seized, len(plan)))
-        books = self._books()
         pin_next_block()
-        tx = self.liquidator.liquidateBatch(*call_args, min_seized_total, sender=self.account)
+        tx = self.liquidator.liquidateBatch(*call_args, sender=self.account)
 
         skip_events = [
             ((str(e.owner), int(e.subId)), int(e.status))
-            for e in tx.events.filter(self.liquidator.LiquidationSkipped)
+            for e in tx.events.filter(self.ma.LiquidationSkipped)
         ]
         assert skip_events == skipped
-        vaults = {s: list(v) for s, v in books.vaults.items()}
-        self._book_repayment(vaults, debt.symbol, repaid, fees)  # one booking for the batch
         events = list(tx.events.filter(self.ma.Liquidated))
         bad_events = self._bad_debt_events(tx)
         assert len(events) == len(plan)
         done = []
-        for ev, (key, before, q) in zip(events, plan, strict=True):
-            raws, bad = self._write_off(
-                self._after_raws(before, debt.symbol, collateral.symbol, q), vaults
-            )
+        for ev, (key, before, q, after, bad) in zip(events, plan, strict=True):
             assert (
                 (str(ev.owner), int(ev.subId)),
                 ev.liquidator,
@@ -584,6 +616,7 @@ class Keeper:
                 ev.collateralAsset,
                 int(ev.seized),
                 int(ev.insuranceFee),
+                int(ev.insuranceTip),
                 int(ev.discount),
                 int(ev.health),
                 int(ev.badDebt),
@@ -595,13 +628,11 @@ class Keeper:
                 collateral.token.address,
                 q.seize,
                 q.insurance_fee,
+                q.insurance_tip,
                 q.discount,
                 q.health,
                 bad.get(debt.symbol, (0, 0, 0))[0],
             )
-            assert bad_events.get(key, {}) == bad
-            actual = market.raw_balances(*key)
-            assert {s: r for s, r in actual.items() if r} == {s: r for s, r in raws.items() if r}
             done.append(
                 Liquidation(
                     owner=key[0],
@@ -612,11 +643,14 @@ class Keeper:
                     receipt=tx,
                     bad_debt=bad,
                     before=before,
-                    after=market.positions(*key, raws),
+                    after=market.positions(*key, after),
                 )
             )
-        assert set(bad_events) <= {(d.owner, d.sub) for d in done}
-        self._check_books(books, vaults, debt.symbol, collateral.symbol, repaid, fees, seized)
+        assert bad_events == {d.owner_key: d.bad_debt for d in done if d.bad_debt}
+        for key, after in state.items():
+            actual = market.raw_balances(*key)
+            assert {s: r for s, r in actual.items() if r} == {s: r for s, r in after.items() if r}
+        self._check_books(books, vaults, debt.symbol, collateral.symbol, repaid, fees, seized, tips)
         return done
 
     def liquidate_until_safe(
