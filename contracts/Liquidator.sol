@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ILiquidationEngine} from "../interfaces/ILiquidationEngine.sol";
 import {ILiquidator} from "../interfaces/ILiquidator.sol";
@@ -25,8 +24,10 @@ import {MathLib} from "./libraries/MathLib.sol";
 ///        equity by R - R / (1 - d) and MMR by -(R * mmf_debt + R / (1 - d) * mmf_coll):
 ///        R = (T * MMR - E) / ((1 + T * mmf_debt) - (1 - T * mmf_coll) / (1 - d))
 ///      Settlement happens in the MarginAccount, which takes the snapshot, calls `price` and checks
-///      the quote against its own bounds.
-contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, ReentrancyGuardTransient {
+///      the quote against its own bounds. This contract holds no balances and no state a call could
+///      corrupt half-way; every entry point ends in a MarginAccount function guarded against
+///      reentrancy, so a re-entry from a flash callback (or a token hook) reverts there.
+contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
     using MathLib for uint256;
 
     /// @notice Role allowed to change the engine parameters.
@@ -111,7 +112,7 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, Reentranc
         uint256 maxRepay,
         uint256 minSeized,
         bytes calldata data
-    ) external nonReentrant returns (uint256 repay, uint256 seize) {
+    ) external returns (uint256 repay, uint256 seize) {
         if (maxRepay == 0) revert ZeroAmount();
         if (debtAsset == collateralAsset) revert SameAsset(debtAsset);
         return marginAccount.settleLiquidation(
@@ -134,7 +135,7 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, Reentranc
         address debtAsset,
         address collateralAsset,
         uint256 minSeizedPerRepaid
-    ) external nonReentrant returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated) {
+    ) external returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated) {
         if (debtAsset == collateralAsset) revert SameAsset(debtAsset);
         return marginAccount.settleLiquidationBatch(targets, msg.sender, debtAsset, collateralAsset, minSeizedPerRepaid);
     }
@@ -149,7 +150,7 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, Reentranc
     }
 
     /// @inheritdoc ILiquidator
-    function writeOffBadDebt(address owner, uint96 subId) external nonReentrant returns (uint256 assetsWrittenOff) {
+    function writeOffBadDebt(address owner, uint96 subId) external returns (uint256 assetsWrittenOff) {
         return marginAccount.writeOffBadDebt(owner, subId);
     }
 
@@ -190,11 +191,11 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, Reentranc
         uint256 d = LiquidationMath.discount(q.health, s.minDiscount, s.maxDiscount, s.collateralMmf, s.debtMmf);
         q.discount = d;
 
-        // Repay cap: the target health, unless insolvent or the debt left would be dust.
+        // Repay cap: the target health, unless insolvent or what the capped repayment would really
+        // leave (in whole scaled units) would be dust.
         uint256 cap = s.debt;
         if (s.equity > 0) cap = _targetCap(s, d, params.targetHealth).min(cap);
         if (cap < s.debt) {
-            // What the capped repayment would really leave, in whole scaled units.
             (, uint256 capped) = LiquidationMath.repayAtMost(s.debtScaled, s.debtIndex, s.debt, cap);
             if ((s.debt - capped).mulDivUp(s.debtPrice, s.debtScale) < s.minDebtValue) cap = s.debt;
         }
@@ -204,49 +205,62 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, Reentranc
         // Dust: no debt below the floor is left behind, except next to the last collateral (written
         // off now) or on an account still below maintenance (the next liquidation takes it whole).
         // Where taking all of the collateral would leave a healthy account with dust, repay less and
-        // leave exactly the floor.
+        // leave exactly the floor; if that repays nothing (the debt is already at or below the
+        // floor, e.g. after a price move), take all of it anyway: the dust shrinks, and the account
+        // is never stuck below maintenance with every pair refused.
         if (q.repay < s.debt) {
             q.debtLeftValue = (s.debt - q.repay).mulDivUp(s.debtPrice, s.debtScale);
             if (q.debtLeftValue < s.minDebtValue) {
                 if (!all) return _status(q, IMarginAccount.LiquidationStatus.DUST);
-                if (s.collateralAssets > 1 && !_liquidatableAfter(s, q)) {
-                    uint256 floorTokens = s.minDebtValue.mulDivUp(s.debtScale, s.debtPrice);
-                    if (floorTokens >= s.debt) return _status(q, IMarginAccount.LiquidationStatus.DUST);
-                    _buy(s, q, s.debt - floorTokens); // < what all of the collateral costs: a part of it
-                    if (q.repay == 0) return _status(q, IMarginAccount.LiquidationStatus.DUST);
-                    q.debtLeftValue = (s.debt - q.repay).mulDivUp(s.debtPrice, s.debtScale);
-                }
+                if (s.collateralAssets > 1 && !_liquidatableAfter(s, q)) _leaveTheFloor(s, q);
             }
         }
         _incentives(s, q, params.insuranceShare);
     }
 
     /// @dev Fills repayScaled, repay and seize for a repayment of at most `amount` at q.discount.
-    ///      When `amount` pays for all of the collateral held, takes all of it for the smallest
-    ///      repayment that pays for it (returns true). Repayments burn whole scaled units and cost
-    ///      exactly the fall in the debt (LiquidationMath.repayAtMost / repayAtLeast).
+    ///      Repayments burn whole scaled units and cost exactly the fall in the debt
+    ///      (LiquidationMath.repayAtMost). When that repayment pays for all of the collateral held or
+    ///      more, takes all of it for the smallest repayment that pays for it (repayAtLeast; it is no
+    ///      larger, since seizing more than is held implies repaying at least that) and returns true.
     function _buy(IMarginAccount.LiquidationSnapshot memory s, IMarginAccount.LiquidationQuote memory q, uint256 amount)
         internal
         pure
         returns (bool all)
     {
         uint256 keep = WAD - q.discount;
-        // Debt tokens that buy all of the collateral: its value (rounded up) at 1 - d, rounded up.
-        uint256 need = s.collateral.mulDivUp(s.collateralPrice, s.collateralScale).mulDivUp(keep, WAD).mulDivUp(
-            s.debtScale, s.debtPrice
-        );
-        if (amount >= need) {
-            (q.repayScaled, q.repay) = LiquidationMath.repayAtLeast(s.debtScaled, s.debtIndex, s.debt, need);
-            if (q.repay <= amount) {
-                q.seize = s.collateral;
-                return true;
-            }
-        }
         (q.repayScaled, q.repay) = LiquidationMath.repayAtMost(s.debtScaled, s.debtIndex, s.debt, amount);
-        // q.repay < need here, so this is less than all of the collateral.
-        q.seize = q.repay.mulDivDown(s.debtPrice, s.debtScale).mulDivDown(WAD, keep).mulDivDown(
+        uint256 seize = q.repay.mulDivDown(s.debtPrice, s.debtScale).mulDivDown(WAD, keep).mulDivDown(
             s.collateralScale, s.collateralPrice
         );
+        if (seize < s.collateral) {
+            q.seize = seize;
+            return false;
+        }
+        if (seize > s.collateral) {
+            // Debt tokens that buy all of the collateral: its value (rounded up) at 1 - d, rounded up.
+            uint256 need = s.collateral.mulDivUp(s.collateralPrice, s.collateralScale).mulDivUp(keep, WAD)
+                .mulDivUp(s.debtScale, s.debtPrice);
+            (q.repayScaled, q.repay) = LiquidationMath.repayAtLeast(s.debtScaled, s.debtIndex, s.debt, need);
+        }
+        q.seize = s.collateral;
+        return true;
+    }
+
+    /// @dev Replaces a take-all quote that would leave a healthy account with dust by the largest
+    ///      repayment that leaves at least the floor (a part of the collateral), when there is one.
+    function _leaveTheFloor(IMarginAccount.LiquidationSnapshot memory s, IMarginAccount.LiquidationQuote memory q)
+        internal
+        pure
+    {
+        uint256 floorTokens = s.minDebtValue.mulDivUp(s.debtScale, s.debtPrice);
+        if (floorTokens >= s.debt) return;
+        IMarginAccount.LiquidationQuote memory part;
+        part.discount = q.discount;
+        _buy(s, part, s.debt - floorTokens); // less than what all of the collateral costs
+        if (part.repay == 0) return;
+        (q.repayScaled, q.repay, q.seize) = (part.repayScaled, part.repay, part.seize);
+        q.debtLeftValue = (s.debt - q.repay).mulDivUp(s.debtPrice, s.debtScale);
     }
 
     /// @dev Insurance fee on the account's discount and, below the keeper floor (minDiscount), the
@@ -311,31 +325,31 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, Reentranc
 
     // ================================================================== internal: lens
 
-    /// @dev The lens entry of one account: every (debt, collateral) pair priced by `_price` from a
-    ///      snapshot built exactly as `MarginAccount.liquidationSnapshot` builds it.
+    /// @dev The lens entry of one account: every (debt, collateral) pair it holds (debts outer,
+    ///      collaterals inner, in listing order), each priced by `_price` from the snapshot
+    ///      `liquidate` itself would take (MarginAccount.liquidationSnapshot).
     function _lensOf(IMarginAccount.AccountId calldata t, Params memory params) internal view returns (AccountLens memory a) {
-        (int256 equity, uint256 mmr, IMarginAccount.Position[] memory positions) =
-            marginAccount.accountSnapshot(t.owner, t.subId);
-        (a.equity, a.mmr, a.liquidatable) = (equity, mmr, equity < int256(mmr));
-        if (mmr == 0) a.health = type(uint256).max;
-        else a.health = LiquidationMath.health(equity, mmr);
+        address[] memory held = marginAccount.accountAssets(t.owner, t.subId);
+        bool[] memory isDebt = new bool[](held.length);
         uint256 debts;
-        for (uint256 i; i < positions.length; ++i) {
-            if (positions[i].isDebt) ++debts;
+        for (uint256 i; i < held.length; ++i) {
+            isDebt[i] = marginAccount.rawBalance(t.owner, t.subId, held[i]) < 0;
+            if (isDebt[i]) ++debts;
         }
-        uint256 collaterals = positions.length - debts;
-        a.pairs = new PairQuote[](debts * collaterals);
+        (int256 equity,, uint256 mmr, uint256 health) = marginAccount.accountHealth(t.owner, t.subId);
+        (a.equity, a.mmr, a.health, a.liquidatable) = (equity, mmr, health, equity < int256(mmr));
+        a.pairs = new PairQuote[](debts * (held.length - debts));
         uint256 n;
-        for (uint256 i; i < positions.length; ++i) {
-            if (!positions[i].isDebt) continue;
-            for (uint256 j; j < positions.length; ++j) {
-                if (positions[j].isDebt) continue;
+        for (uint256 i; i < held.length; ++i) {
+            if (!isDebt[i]) continue;
+            for (uint256 j; j < held.length; ++j) {
+                if (isDebt[j]) continue;
                 IMarginAccount.LiquidationSnapshot memory s =
-                    _pairSnapshot(equity, mmr, positions[i], positions[j], collaterals);
+                    marginAccount.liquidationSnapshot(t.owner, t.subId, held[i], held[j]);
                 IMarginAccount.LiquidationQuote memory q = _price(s, type(uint256).max, params);
                 a.pairs[n++] = PairQuote({
-                    debtAsset: positions[i].asset,
-                    collateralAsset: positions[j].asset,
+                    debtAsset: held[i],
+                    collateralAsset: held[j],
                     status: q.status,
                     maxRepay: q.repay,
                     seize: q.seize,
@@ -345,22 +359,6 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl, Reentranc
                 });
             }
         }
-    }
-
-    function _pairSnapshot(
-        int256 equity,
-        uint256 mmr,
-        IMarginAccount.Position memory debt,
-        IMarginAccount.Position memory coll,
-        uint256 collaterals
-    ) internal pure returns (IMarginAccount.LiquidationSnapshot memory s) {
-        (s.equity, s.mmr, s.collateralAssets) = (equity, mmr, collaterals);
-        (s.debt, s.debtPrice, s.debtScale, s.debtMmf) = (debt.tokens, debt.price, debt.scale, debt.mmf);
-        (s.minDebtValue, s.debtIndex, s.debtId) = (debt.minDebtValue, debt.index, debt.id);
-        (s.debtScaled, s.insuranceFund) = (debt.scaled, debt.insuranceFund);
-        (s.collateral, s.collateralPrice, s.collateralScale) = (coll.tokens, coll.price, coll.scale);
-        (s.collateralMmf, s.minDiscount, s.maxDiscount, s.collateralId) =
-            (coll.mmf, coll.minDiscount, coll.maxDiscount, coll.id);
     }
 
     function _setParams(uint256 insuranceShare_, uint256 targetHealth_) internal {

@@ -300,7 +300,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         uint256 cap = _caps[id].debtCap;
         if (borrows + amount > cap) revert DebtCapExceeded(asset, borrows + amount, cap);
         // The smallest whole number of scaled units whose debt covers the old debt plus `amount`:
-        // the account never owes less than it received, and at most one base unit more.
+        // the account never owes less than it received, and at most one scaled unit more
+        // (ceil(index) - 1 base units: nothing for 6+ decimals, a unit for a 0-decimal token).
         uint256 owed = uint256(-balance).mulDivUp(index, WAD) + amount;
         _setBalance(account, id, -SafeCast.toInt256((owed - 1).mulDivDown(WAD, index) + 1));
         (int256 equity, uint256 imr,, uint256 debtValue) = _health(account, id);
@@ -358,7 +359,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         _liquidationSnapshot(s, account, o.debtAsset, o.collateralAsset, oracle, cache);
         LiquidationQuote memory q = ILiquidationEngine(msg.sender).price(s, o.maxRepay);
         _revertUnlessOk(q, s, o.debtAsset, o.collateralAsset, o.maxRepay);
-        uint256 h = _applyQuote(s, q, account, o.collateralAsset, o.maxRepay);
+        (uint256 burned, uint256 h) = _checkQuote(s, q, o.maxRepay);
+        _applyQuote(s, q, account, o.collateralAsset, burned);
         if (q.seize < o.minSeized) revert SlippageExceeded(q.seize, o.minSeized);
         totalCollateral[o.collateralAsset] -= q.seize;
         // Interactions: collateral out, optional callback, repayment and fee in (net of the tip) and
@@ -375,7 +377,9 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         IVault vault = IVault(_lending[s.debtId].vault);
         IERC20(o.debtAsset).safeTransferFrom(o.liquidator, address(vault), owed);
         vault.repayLiquidation(q.repay, q.insuranceFee, q.insuranceTip, o.liquidator);
-        uint256 badDebt = _hasCollateral(account) ? 0 : _writeOff(o.owner, o.subId, account, s.debtId);
+        // Left without collateral exactly when its only collateral asset went whole.
+        uint256 badDebt =
+            q.seize == s.collateral && s.collateralAssets == 1 ? _writeOff(o.owner, o.subId, account, s.debtId) : 0;
         _emitLiquidated(o.owner, o.subId, o.liquidator, o.debtAsset, o.collateralAsset, q, h, badDebt);
         return (q.repay, q.seize);
     }
@@ -407,22 +411,24 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
             _liquidationSnapshot(s, account, debtAsset, collateralAsset, oracle_, cache);
             s.insuranceFund = b.insurance;
             LiquidationQuote memory q = ILiquidationEngine(msg.sender).price(s, type(uint256).max);
-            if (
-                q.status == LiquidationStatus.OK && q.repay != 0
-                    && q.seize.mulDivDown(WAD, q.repay) < minSeizedPerRepaid
-            ) {
-                q.status = LiquidationStatus.SLIPPAGE; // below the keeper's rate: skip this one only
+            uint256 burned;
+            uint256 h;
+            if (q.status == LiquidationStatus.OK) {
+                (burned, h) = _checkQuote(s, q, type(uint256).max); // q.repay is now what it clears
+                if (q.seize.mulDivDown(WAD, q.repay) < minSeizedPerRepaid) {
+                    q.status = LiquidationStatus.SLIPPAGE; // below the keeper's rate: skip this one only
+                }
             }
             if (q.status != LiquidationStatus.OK) {
                 emit LiquidationSkipped(t.owner, t.subId, q.status);
             } else {
-                uint256 h = _applyQuote(s, q, account, collateralAsset, type(uint256).max);
+                _applyQuote(s, q, account, collateralAsset, burned);
                 (repaidTotal, seizedTotal, liquidated) = (repaidTotal + q.repay, seizedTotal + q.seize, liquidated + 1);
                 (b.repay, b.fee, b.tip) = (b.repay + q.repay, b.fee + q.insuranceFee, b.tip + q.insuranceTip);
                 b.owed += q.repay + q.insuranceFee - q.insuranceTip;
                 b.insurance = b.insurance + q.insuranceFee - q.insuranceTip;
                 uint256 badDebt;
-                if (!_hasCollateral(account)) {
+                if (q.seize == s.collateral && s.collateralAssets == 1) {
                     // Book what the batch repaid so far (its tokens arrive below) so that its fees
                     // are in the insurance fund that covers this write-off, then write off.
                     _bookBatch(b, liquidator_);
@@ -478,35 +484,57 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
     }
 
     /// @dev Checks an engine's quote against the protocol's own bounds, at the MarginAccount's own
-    ///      snapshot, then applies its balance effects. The repayment is what burning q.repayScaled
-    ///      takes off the debt (q.repay is overwritten with it). Returns the health before (WAD).
-    ///      Bounds: the account is below maintenance; 0 < repay <= maxRepay; the collateral seized is
-    ///      worth at most repay / (1 - dCap) with dCap = min(maxDiscount, health-preserving discount),
-    ///      so no engine can lower an account's health or turn a solvent account into bad debt; the
-    ///      tip is at most repay * minDiscount / (1 - minDiscount).
+    ///      snapshot. The repayment is what burning q.repayScaled takes off the debt (q.repay is
+    ///      overwritten with it). Returns the scaled units to burn and the health before (WAD).
+    ///      Whatever the engine says: the account is below maintenance; 0 < repay <= maxRepay; the
+    ///      account pays at most d = min(auction, health-preserving discount), so no engine can lower
+    ///      an account's health or turn a solvent account into bad debt; the insurance tip, and the
+    ///      collateral and tip together, are at most what minDiscount and max(d, minDiscount) pay;
+    ///      the payer gets at least what it pays at oracle prices (within a base unit of each asset
+    ///      and the whole-scaled-unit slack), so no engine can charge a payer for nothing.
+    function _checkQuote(LiquidationSnapshot memory s, LiquidationQuote memory q, uint256 maxRepay)
+        internal
+        pure
+        returns (uint256 burned, uint256 h)
+    {
+        if (s.equity >= int256(s.mmr)) revert AccountHealthy(s.equity, s.mmr);
+        burned = q.repayScaled.min(s.debtScaled);
+        uint256 repay = LiquidationMath.repaidBy(s.debtScaled, s.debtIndex, s.debt, burned);
+        uint256 indexUnits = s.debtIndex.mulDivUp(1, WAD);
+        if (repay == 0) revert RepayTooSmall(maxRepay, indexUnits);
+        if (repay > maxRepay) revert RepayAboveMax(repay, maxRepay);
+        q.repay = repay;
+        h = LiquidationMath.health(s.equity, s.mmr);
+        uint256 d = LiquidationMath.discount(h, s.minDiscount, s.maxDiscount, s.collateralMmf, s.debtMmf);
+        uint256 repayValue = repay.mulDivUp(s.debtPrice, s.debtScale);
+        uint256 received = q.seize.mulDivDown(s.collateralPrice, s.collateralScale);
+        if (received * (WAD - d) > repayValue * WAD) {
+            revert SeizeAboveBound(received, repayValue.mulDivDown(WAD, WAD - d));
+        }
+        if (q.insuranceTip != 0) {
+            uint256 minD = s.minDiscount;
+            if (q.insuranceTip * (WAD - minD) > repay * minD) {
+                revert TipAboveBound(q.insuranceTip, repay.mulDivDown(minD, WAD - minD));
+            }
+            received += q.insuranceTip.mulDivUp(s.debtPrice, s.debtScale);
+            uint256 top = d.max(minD);
+            uint256 most = repayValue + repayValue.mulDivDown(top, WAD - top);
+            if (received > most) revert IncentiveAboveBound(received, most);
+        }
+        uint256 paid = repayValue + q.insuranceFee.mulDivUp(s.debtPrice, s.debtScale);
+        uint256 slack = s.collateralPrice.mulDivUp(1, s.collateralScale)
+            + (indexUnits + 3) * s.debtPrice.mulDivUp(1, s.debtScale);
+        if (received + slack < paid) revert PayerShortchanged(received, paid);
+    }
+
+    /// @dev The balance effects of a checked quote.
     function _applyQuote(
         LiquidationSnapshot memory s,
         LiquidationQuote memory q,
         uint256 account,
         address collateralAsset,
-        uint256 maxRepay
-    ) internal returns (uint256 h) {
-        if (s.equity >= int256(s.mmr)) revert AccountHealthy(s.equity, s.mmr);
-        uint256 burned = q.repayScaled.min(s.debtScaled);
-        uint256 repay = LiquidationMath.repaidBy(s.debtScaled, s.debtIndex, s.debt, burned);
-        if (repay == 0) revert RepayTooSmall(maxRepay, s.debtIndex.mulDivUp(1, WAD));
-        if (repay > maxRepay) revert RepayAboveMax(repay, maxRepay);
-        h = LiquidationMath.health(s.equity, s.mmr);
-        uint256 dCap = LiquidationMath.healthPreservingDiscount(h, s.collateralMmf, s.debtMmf).min(s.maxDiscount);
-        uint256 repayValue = repay.mulDivUp(s.debtPrice, s.debtScale);
-        uint256 seizeValue = q.seize.mulDivDown(s.collateralPrice, s.collateralScale);
-        if (seizeValue * (WAD - dCap) > repayValue * WAD) {
-            revert SeizeAboveBound(seizeValue, repayValue.mulDivDown(WAD, WAD - dCap));
-        }
-        if (q.insuranceTip * (WAD - s.minDiscount) > repay * s.minDiscount) {
-            revert TipAboveBound(q.insuranceTip, repay.mulDivDown(s.minDiscount, WAD - s.minDiscount));
-        }
-        q.repay = repay;
+        uint256 burned
+    ) internal {
         _setBalance(account, s.debtId, -int256(s.debtScaled - burned));
         _takeCollateral(account, collateralAsset, s.collateralId, q.seize);
     }
@@ -665,8 +693,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
     }
 
     /// @dev Fills `snap` for one account in one pass (its accumulators are reset, so a batch reuses
-    ///      one struct). Values and requirements are rounded exactly as `_position` / `_signedValue` /
-    ///      `_requirement` round them (the lens relies on it). An unlisted asset reverts AssetNotListed.
+    ///      one struct). Values and requirements are rounded exactly as `_health` rounds them.
+    ///      An unlisted asset reverts AssetNotListed.
     function _liquidationSnapshot(
         LiquidationSnapshot memory snap,
         uint256 account,
@@ -754,33 +782,11 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         }
     }
 
-    /// @inheritdoc IMarginAccount
-    function accountSnapshot(address owner, uint96 subId)
-        external
-        view
-        returns (int256 equity, uint256 mmr, Position[] memory positions)
-    {
-        uint256 account = _key(owner, subId);
-        uint256 mask = _assetMask[account];
-        IPriceOracle oracle_ = oracle;
-        positions = new Position[](_popcount(mask));
-        uint256 n;
-        for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1) {
-                Position memory p = _position(oracle_, account, id);
-                equity += _signedValue(p);
-                mmr += _requirement(p, p.mmf);
-                positions[n++] = p;
-            }
-            mask >>= 1;
-        }
-    }
-
     // ================================================================== internal: health
 
     /// @dev Equity, IMR and MMR of an account, in USD WAD, and the value of its position in asset
-    ///      `valueId` (NO_ASSET for none). Reads each asset's price once; rounds as `_position` /
-    ///      `_signedValue` / `_requirement`.
+    ///      `valueId` (NO_ASSET for none). Reads each asset's price once. Collateral values round
+    ///      down; debt tokens, debt values and requirements round up.
     function _health(uint256 account, uint256 valueId)
         internal
         view
@@ -809,42 +815,6 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
             }
             mask >>= 1;
         }
-    }
-
-    /// @dev One position, priced. Collateral tokens are exact; debt tokens round up.
-    function _position(IPriceOracle oracle_, uint256 account, uint256 id) internal view returns (Position memory p) {
-        Market memory m = _markets[id];
-        int256 balance = _balances[account][id];
-        p.asset = m.asset;
-        p.id = id;
-        (p.price,) = oracle_.price(m.asset);
-        p.scale = 10 ** m.decimals;
-        p.imf = m.imfBps * BPS;
-        p.mmf = m.mmfBps * BPS;
-        p.minDiscount = m.minDiscountBps * BPS;
-        p.maxDiscount = m.maxDiscountBps * BPS;
-        if (balance > 0) {
-            p.tokens = uint256(balance);
-            p.scaled = p.tokens;
-        } else {
-            Lending memory l = _lending[id];
-            p.isDebt = true;
-            (p.index, p.insuranceFund) = IVault(l.vault).indexAndInsurance();
-            p.scaled = uint256(-balance);
-            p.tokens = p.scaled.mulDivUp(p.index, WAD);
-            p.minDebtValue = l.minDebtValue;
-        }
-    }
-
-    /// @dev Signed USD value (WAD): collateral rounds down, debt rounds up (more negative).
-    function _signedValue(Position memory p) internal pure returns (int256) {
-        return p.isDebt ? -int256(p.tokens.mulDivUp(p.price, p.scale)) : int256(p.tokens.mulDivDown(p.price, p.scale));
-    }
-
-    /// @dev |value| * factor, rounded up (the absolute value of a debt is itself rounded up).
-    function _requirement(Position memory p, uint256 factor) internal pure returns (uint256) {
-        uint256 absValue = p.isDebt ? p.tokens.mulDivUp(p.price, p.scale) : p.tokens.mulDivDown(p.price, p.scale);
-        return absValue.mulDivUp(factor, WAD);
     }
 
     /// @dev E >= IMR, checked only when the account owes something: with no debt, E >= IMR holds at

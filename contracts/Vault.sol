@@ -242,6 +242,8 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
     function fundInsurance(uint256 assets) external nonReentrant {
         if (assets == 0) revert ZeroAmount();
         State memory s = _accrue();
+        uint256 total = uint256(s.cash) + s.totalBorrows + assets;
+        if (total > MAX_TOTAL_ASSETS) revert AboveMaxTotalAssets(total, MAX_TOTAL_ASSETS);
         s.cash = (s.cash + assets).toUint128();
         s.insurance = (s.insurance + assets).toUint128();
         _state = s;
@@ -301,9 +303,7 @@ contract Vault is IVault, ERC4626, AccessControl, ReentrancyGuardTransient {
         s.totalBorrows -= Math.min(assets, s.totalBorrows).toUint128();
         s.insurance = (fund - insuranceTip).toUint128();
         _state = s;
-        emit Repaid(assets, s.totalBorrows);
-        if (insuranceFee > 0) emit InsuranceFunded(payer, insuranceFee, fund);
-        if (insuranceTip > 0) emit InsuranceTipPaid(payer, insuranceTip, s.insurance);
+        emit LiquidationRepaid(payer, assets, insuranceFee, insuranceTip, s.totalBorrows, s.insurance);
     }
 
     /// @inheritdoc IVault

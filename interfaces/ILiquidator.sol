@@ -28,7 +28,8 @@ import {IMarginAccount} from "./IMarginAccount.sol";
 ///           seized collateral asset when that was the account's last collateral (the rest is written
 ///           off in the same transaction) or when the account stays below maintenance (the next
 ///           liquidation repays the rest in full). Where taking all of it would leave a healthy
-///           account with dust, the liquidation repays less and leaves exactly the floor.
+///           account with dust, the liquidation repays less and leaves exactly the floor, when that
+///           repays anything (a debt already at the floor is taken as far as the collateral goes).
 /// @dev Pricing lives here (`price`, a view the MarginAccount calls), settlement in the
 ///      MarginAccount, which bounds what any engine may settle; the engine can be replaced through
 ///      `MarginAccount.setLiquidator` without touching balances.

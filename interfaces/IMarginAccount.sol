@@ -86,38 +86,6 @@ interface IMarginAccount {
         uint256 insuranceFund;
     }
 
-    /// @notice One position of an account as the risk engine sees it (see `accountSnapshot`).
-    /// @param asset Token.
-    /// @param id Asset id.
-    /// @param tokens Token units held (collateral) or owed (debt, rounded up).
-    /// @param isDebt True for a debt.
-    /// @param price Oracle price, USD WAD per whole token.
-    /// @param scale 10**decimals.
-    /// @param imf Initial margin factor, WAD.
-    /// @param mmf Maintenance margin factor, WAD.
-    /// @param minDiscount Discount floor as collateral, WAD.
-    /// @param maxDiscount Discount cap as collateral, WAD.
-    /// @param minDebtValue Dust floor as debt, USD WAD.
-    /// @param index Borrow index of the asset's vault (debts), accrued to now, WAD.
-    /// @param scaled Scaled debt (debts; tokens = ceil(scaled * index / 1e18)), or the collateral tokens.
-    /// @param insuranceFund Insurance fund of the asset's vault (debts), accrued to now, token units.
-    struct Position {
-        address asset;
-        uint256 id;
-        uint256 tokens;
-        bool isDebt;
-        uint256 price;
-        uint256 scale;
-        uint256 imf;
-        uint256 mmf;
-        uint256 minDiscount;
-        uint256 maxDiscount;
-        uint256 minDebtValue;
-        uint256 index;
-        uint256 scaled;
-        uint256 insuranceFund;
-    }
-
     /// @notice An account: (owner, sub-account id).
     struct AccountId {
         address owner;
@@ -248,6 +216,12 @@ interface IMarginAccount {
     error SeizeAboveBound(uint256 seizeValue, uint256 maxSeizeValue);
     /// @notice The engine's quote pays the liquidator a tip above repay * minDiscount / (1 - minDiscount).
     error TipAboveBound(uint256 tip, uint256 maxTip);
+    /// @notice The engine's quote gives the liquidator, collateral and tip together, more than a
+    ///         repayment at max(the account's discount, minDiscount) would (USD WAD).
+    error IncentiveAboveBound(uint256 received, uint256 maxReceived);
+    /// @notice The engine's quote makes the liquidator pay more than it receives at oracle prices
+    ///         (USD WAD, one base unit of each asset aside): no engine may charge a payer for nothing.
+    error PayerShortchanged(uint256 received, uint256 paid);
 
     // ------------------------------------------------------------------ events
     /// @notice `amount` of `asset` from `from` became collateral of (owner, subId).
@@ -339,11 +313,6 @@ interface IMarginAccount {
         external
         view
         returns (LiquidationSnapshot memory snapshot);
-    /// @notice Equity, MMR and every position of an account, priced as `liquidationSnapshot` prices them.
-    function accountSnapshot(address owner, uint96 subId)
-        external
-        view
-        returns (int256 equity, uint256 mmr, Position[] memory positions);
 
     // ------------------------------------------------------------------ account actions
     /// @notice Adds `amount` of `asset` from the caller to (owner, subId): repays its debt in that
@@ -366,7 +335,7 @@ interface IMarginAccount {
     /// @notice Borrows `amount` of `asset` from its vault to `to`. Owner or operator; equity must stay
     ///         >= IMR, and the account's debt in `asset` must be worth at least its minDebtValue
     ///         (DustRemaining). The account owes the smallest whole number of scaled units worth at
-    ///         least `amount`.
+    ///         least its old debt plus `amount` (at most ceil(index) - 1 base units more).
     function borrow(address owner, uint96 subId, address asset, uint256 amount, address to) external;
     /// @notice Moves `amount` of `asset` collateral between two sub-accounts of `owner` (repaying
     ///         the destination's debt in that asset first, under `repay`'s rules). Owner or operator;
@@ -378,8 +347,10 @@ interface IMarginAccount {
     // ------------------------------------------------------------------ Liquidator only
     /// @notice Liquidates one account: takes its snapshot, has the Liquidator (the engine) price it
     ///         with `ILiquidationEngine.price`, refuses any quote outside the protocol's own bounds
-    ///         (account at or above maintenance, a discount above min(maxDiscount, health-preserving
-    ///         discount), a tip above repay * minDiscount / (1 - minDiscount), more than maxRepay),
+    ///         (account at or above maintenance; a discount above min(auction, health-preserving
+    ///         discount); a tip above repay * minDiscount / (1 - minDiscount); collateral and tip
+    ///         together above what max(that discount, minDiscount) pays; a payer paying more than it
+    ///         receives at oracle prices; nothing repaid, or more than maxRepay),
     ///         then reduces the debt and the collateral, sends the collateral to `o.liquidator`, calls
     ///         `ILiquidationCallback(o.liquidator).onLiquidation` when `data` is non-empty, and pulls
     ///         repay + insuranceFee - insuranceTip of the debt asset from `o.liquidator` into the vault.

@@ -57,9 +57,20 @@ interface IVault is IERC4626 {
     event Skimmed(address indexed to, uint256 assets);
     /// @notice The admin changed the reserve factor (WAD share of interest sent to insurance).
     event ReserveFactorSet(uint256 reserveFactor);
-    /// @notice The insurance fund paid a liquidator `assets` (the keeper floor on deep or insolvent
-    ///         accounts), off what it paid for the repayment.
-    event InsuranceTipPaid(address indexed to, uint256 assets, uint256 insuranceFund);
+    /// @notice A liquidation's repayment was booked: `repaid` of debt, `insuranceFee` into the
+    ///         insurance fund paid by `payer` on top, `insuranceTip` out of the fund to `payer` (the
+    ///         keeper floor on deep or insolvent accounts), so the vault received repaid +
+    ///         insuranceFee - insuranceTip. One event for the three changes.
+    event LiquidationRepaid(
+        address indexed payer,
+        uint256 repaid,
+        uint256 insuranceFee,
+        uint256 insuranceTip,
+        uint256 totalBorrows,
+        uint256 insuranceFund
+    );
+    /// @notice A deposit into the insurance fund would take the books above MAX_TOTAL_ASSETS.
+    error AboveMaxTotalAssets(uint256 total, uint256 max);
     /// @notice The borrow index reached MAX_BORROW_INDEX: interest stopped accruing (it would
     ///         otherwise overflow and freeze the vault).
     event BorrowIndexCapped(uint256 borrowIndex);

@@ -579,8 +579,7 @@ def render_report(result: DemoResult, labels: dict[str, str] | None = None) -> G
             "health unchanged) of the seized asset",
             f"Insurance cut {percent(result.engine.insurance_share, 0)} of the discount value; "
             "below the min discount, the insurance fund tips the keeper up to it",
-            "Partial liquidations stop at health "
-            f"{health_text(result.engine.target_health)}",
+            f"Partial liquidations stop at health {health_text(result.engine.target_health)}",
         )
     )
     notice = (

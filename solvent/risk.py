@@ -27,9 +27,8 @@ E < MMR, with T the target health and s/p the token scales and prices:
     tip    = repay * (minD / (1 - minD) - d / (1 - d)) * (1 - insuranceShare) when d < minD,
              at most the debt vault's insurance fund                     (off what the keeper pays)
 A liquidation that leaves a debt worth less than minDebtValue is refused (DUST) unless it takes all
-of the seized collateral asset and that was the last collateral or the account stays below
-maintenance; if taking all of it would leave a healthy account with dust, it repays less and leaves
-exactly the floor.
+of the seized collateral asset; if that would leave a healthy account (with other collateral) with
+dust, it repays less and leaves exactly the floor, where that repays anything.
 """
 
 from __future__ import annotations
@@ -346,26 +345,27 @@ def target_repay_cap(snap: LiquidationSnapshot, discount: int, target_health: in
 
 
 def _buy(snap: LiquidationSnapshot, discount: int, amount: int) -> tuple[int, int, int, bool]:
-    """Liquidator._buy: (repay_scaled, repay, seize, took_all) of a repayment of at most `amount`."""
+    """Liquidator._buy: (repay_scaled, repay, seize, took_all) of a repayment of at most `amount`;
+    when it pays for all of the collateral or more, all of it for the smallest repayment that does."""
     keep = WAD - discount
-    need = mul_div_up(
-        mul_div_up(
-            value_up(snap.collateral, snap.collateral_price, snap.collateral_scale), keep, WAD
-        ),
-        snap.debt_scale,
-        snap.debt_price,
-    )
-    if amount >= need:
-        burned, paid = repay_at_least(snap.debt_scaled, snap.debt_index, snap.debt, need)
-        if paid <= amount:
-            return burned, paid, snap.collateral, True
     burned, paid = repay_at_most(snap.debt_scaled, snap.debt_index, snap.debt, amount)
     seize = mul_div_down(
         mul_div_down(mul_div_down(paid, snap.debt_price, snap.debt_scale), WAD, keep),
         snap.collateral_scale,
         snap.collateral_price,
     )
-    return burned, paid, seize, False
+    if seize < snap.collateral:
+        return burned, paid, seize, False
+    if seize > snap.collateral:
+        need = mul_div_up(
+            mul_div_up(
+                value_up(snap.collateral, snap.collateral_price, snap.collateral_scale), keep, WAD
+            ),
+            snap.debt_scale,
+            snap.debt_price,
+        )
+        burned, paid = repay_at_least(snap.debt_scaled, snap.debt_index, snap.debt, need)
+    return burned, paid, snap.collateral, True
 
 
 def _liquidatable_after(snap: LiquidationSnapshot, repay: int, seize: int) -> bool:
@@ -417,13 +417,16 @@ def price_liquidation(
             if not took_all:
                 return refused(Status.DUST, debt_left_value)
             if snap.collateral_assets > 1 and not _liquidatable_after(snap, repay, seize):
+                # Leave exactly the floor where that repays something; else take all of it (the
+                # dust shrinks, and the account is never stuck with every pair refused).
                 floor_tokens = mul_div_up(snap.min_debt_value, snap.debt_scale, snap.debt_price)
-                if floor_tokens >= snap.debt:
-                    return refused(Status.DUST, debt_left_value)
-                burned, repay, seize, _ = _buy(snap, d, snap.debt - floor_tokens)
-                if repay == 0:
-                    return refused(Status.DUST, debt_left_value)
-                debt_left_value = value_up(snap.debt - repay, snap.debt_price, snap.debt_scale)
+                if floor_tokens < snap.debt:
+                    part = _buy(snap, d, snap.debt - floor_tokens)
+                    if part[1] != 0:
+                        burned, repay, seize, _ = part
+                        debt_left_value = value_up(
+                            snap.debt - repay, snap.debt_price, snap.debt_scale
+                        )
     fee, tip = liquidation_incentives(snap, repay, d, params.insurance_share)
     return LiquidationQuote(Status.OK, repay, seize, fee, d, health, debt_left_value, tip, burned)
 

@@ -175,8 +175,10 @@ def test_scenario__insurance_funds_change_exactly_as_vault_events_say(demo, syst
     for row in demo.vaults:
         vault = system.asset(row.symbol).vault
         span = (row.before.block + 1, row.after.block + 1)  # blocks after the "before" read
+        booked = list(vault.LiquidationRepaid.range(*span))
         funded = sum(int(e.assets) for e in vault.InsuranceFunded.range(*span))
-        tipped = sum(int(e.assets) for e in vault.InsuranceTipPaid.range(*span))
+        funded += sum(int(e.insuranceFee) for e in booked)
+        tipped = sum(int(e.insuranceTip) for e in booked)
         reserve = sum(int(e.toInsurance) for e in vault.InterestAccrued.range(*span))
         realized = list(vault.BadDebtRealized.range(*span))
         covered = sum(int(e.coveredByInsurance) for e in realized)

@@ -23,6 +23,7 @@ OPERATIONS = {
     "lp_withdraw",
     "liquidate_partial_1x1",
     "liquidate_batch20_per_account",
+    "liquidate_batch100_per_account",
     "liquidate_flash_1x1",
     "liquidate_8_assets",
     "liquidate_bad_debt",
@@ -30,6 +31,9 @@ OPERATIONS = {
 # Issue 3's gas targets (see docs/liquidation.md#gas).
 BATCH_PER_ACCOUNT_TARGET = 60_000
 PARTIAL_1X1_TARGET = 120_000
+# Issue 7's budget: the review fixes may add at most 5,000 gas to a partial 1x1 liquidation.
+PARTIAL_1X1_BEFORE_ISSUE_7 = 174_681
+ISSUE_7_BUDGET = 5_000
 
 
 def test_gas_snapshot__covers_every_documented_operation():
@@ -42,6 +46,17 @@ def test_gas_snapshot__batch_liquidation__within_issue_target():
     assert load_snapshot(ROOT / "gas-snapshot.json")["liquidate_batch20_per_account"] <= (
         BATCH_PER_ACCOUNT_TARGET
     )
+
+
+def test_gas_snapshot__partial_liquidation__within_issue_7_budget():
+    partial = load_snapshot(ROOT / "gas-snapshot.json")["liquidate_partial_1x1"]
+    assert partial <= PARTIAL_1X1_BEFORE_ISSUE_7 + ISSUE_7_BUDGET
+
+
+def test_gas_snapshot__batch_of_100__no_dearer_per_account_than_a_batch_of_20():
+    """Each target of a batch costs the same whatever its length (no quadratic term)."""
+    snapshot = load_snapshot(ROOT / "gas-snapshot.json")
+    assert snapshot["liquidate_batch100_per_account"] <= snapshot["liquidate_batch20_per_account"]
 
 
 @pytest.mark.xfail(

@@ -325,7 +325,7 @@ def settle_and_check(
 ) -> tuple[Any, Quote, int]:
     """Liquidates through `by` (funded with exactly repay + fee - tip) and checks the whole
     settlement against the model: quote, return value, Liquidated (every field), the vault's
-    Repaid, InsuranceFunded and InsuranceTipPaid, the bad debt written off when the last collateral
+    LiquidationRepaid (repayment, fee and tip in one event), the bad debt written off when the last collateral
     went, tokens, the account's books (the repayment is exactly the fall in the debt),
     totalCollateral and the vault's cash, borrows, insurance fund and lenders' assets.
     Returns (receipt, quote, bad debt written off)."""
@@ -362,18 +362,16 @@ def settle_and_check(
 
     assert tx.return_value == (q.repay, q.seize)
     assert logs(tx, ma.Liquidated) == [liquidated(owner, sub, by, debt, coll, q, bad_debt)]
-    [repaid] = logs(tx, debt.vault.Repaid)
-    assert repaid["assets"] == q.repay
-    funded = logs(tx, debt.vault.InsuranceFunded)
-    assert [(f["from"], f["assets"]) for f in funded] == ([(norm(by), q.fee)] if q.fee else [])
-    tipped = logs(tx, debt.vault.InsuranceTipPaid)
-    assert [(t["to"], t["assets"]) for t in tipped] == ([(norm(by), q.tip)] if q.tip else [])
-    if not bad_debt:  # with a write-off, what these report depends on the booking order
-        assert repaid["totalBorrows"] == borrows - q.repay
-        if q.fee:
-            assert funded[0]["insuranceFund"] == fund + q.fee
-        if q.tip:
-            assert tipped[0]["insuranceFund"] == fund + q.fee - q.tip
+    [booked] = logs(tx, debt.vault.LiquidationRepaid)
+    assert (booked["payer"], booked["repaid"], booked["insuranceFee"], booked["insuranceTip"]) == (
+        norm(by),
+        q.repay,
+        q.fee,
+        q.tip,
+    )
+    # The booking comes before any write-off: the books right after the repayment, fee and tip.
+    assert booked["totalBorrows"] == borrows - q.repay
+    assert booked["insuranceFund"] == fund + q.fee - q.tip
     if bad_debt:
         assert event_names(tx, ma) == ["BadDebtWrittenOff", "Liquidated"]
         assert logs(tx, ma.BadDebtWrittenOff) == [

@@ -209,6 +209,7 @@ def test_hostile_engine__healthy_account_seize_everything__refused_account_healt
     """Before the fix an admin-set liquidator settled repay = 0, seize = all of a healthy account's
     10 WETH, and its debt went onto the lenders. The MarginAccount now takes its own snapshot and
     refuses any settlement on an account at or above maintenance."""
+    freeze_rates(usdc, act.deployer)  # equity and MMR as read here are what the revert reports
     act.deposit(weth, trader, "10")
     act.borrow(usdc, trader, "5000")
     equity, _, mmr, _ = ma.accountHealth(trader, 0)
@@ -220,15 +221,41 @@ def test_hostile_engine__healthy_account_seize_everything__refused_account_healt
     assert weth.token.balanceOf(hostile) == 0
 
 
-@pytest.mark.parametrize(
-    "abuse", ["seize_above_bound", "tip_above_bound", "repay_above_max", "repay_nothing"]
-)
+ABUSES = [
+    "seize_above_bound",
+    "tip_above_bound",
+    "incentive_above_bound",
+    "repay_above_max",
+    "repay_nothing",
+    "victim_pays_a_fee",
+    "victim_pays_someones_debt",
+    "victim_keeper_callback",
+]
+
+
+@pytest.mark.parametrize("abuse", ABUSES)
 def test_hostile_engine__liquidatable_account__quote_outside_bounds_refused_state_untouched(
-    act, system, ma, usdc, weth, trader, keeper, stranger, hostile, abuse
+    act,
+    system,
+    ma,
+    liquidator,
+    usdc,
+    weth,
+    trader,
+    trader2,
+    keeper,
+    stranger,
+    deployer,
+    hostile,
+    abuse,
 ):
-    """A liquidatable account (health 0.98): the most an engine may take is collateral worth
-    repay / (1 - min(maxDiscount, d*)) and a tip of repay * minDiscount / (1 - minDiscount); it may
-    not repay more than the liquidator's maxRepay, nor settle without repaying anything."""
+    """A liquidatable account (health 0.98). Whatever the engine says, the MarginAccount allows at
+    most collateral worth repay / (1 - d) with d = min(auction, health-preserving discount) (1.12%
+    here), a tip of repay * minDiscount / (1 - minDiscount), collateral and tip together worth at
+    most what max(d, minDiscount) pays; no repayment above maxRepay or of nothing; and the payer the
+    engine names (anyone who approved the MarginAccount, e.g. for deposits) gets at least what it
+    pays: no engine can charge a victim a fee, make it repay someone else's debt, or drive a keeper
+    contract's callback that checks it started the liquidation."""
     freeze_rates(usdc, act.deployer)  # the index, and so every bound below, stays put
     act.deposit(weth, trader, "10")
     act.borrow(usdc, trader, "24000")
@@ -236,41 +263,68 @@ def test_hostile_engine__liquidatable_account__quote_outside_bounds_refused_stat
     snap = ma.liquidationSnapshot(trader, 0, usdc.token, weth.token)
     scaled, index, owed = int(snap.debtScaled), int(snap.debtIndex), int(snap.debt)
     health = int(snap.equity) * WAD // int(snap.mmr)
+    lo, hi = int(snap.minDiscount), int(snap.maxDiscount)
+    auction = lo + mul_div_down(hi - lo, WAD - health, WAD)
     d_star = mul_div_down(
         health,
         int(snap.collateralMmf) + int(snap.debtMmf),
         WAD + mul_div_up(health, int(snap.debtMmf), WAD),
     )
-    cap = min(d_star, int(snap.maxDiscount))
+    d = min(auction, d_star)
+    assert d == auction and 10**16 < d < 2 * 10**16
     burn = scaled // 10
     repay = owed - debt_tokens(scaled - burn, index)
-    repay_value = value_up(repay, act.price(usdc), usdc.scale)
-    fair = mul_div_down(repay_value, WAD, WAD - cap)  # USD the account may give for it
-    fair_seize = fair * weth.scale // act.price(weth)
+    pu, pw = act.price(usdc), act.price(weth)
+    repay_value = value_up(repay, pu, usdc.scale)
+    fair = mul_div_down(repay_value, WAD, WAD - d)  # USD the account may give for it
+    fair_seize = fair * weth.scale // pw
     hostile.approve(usdc.token, ma, MAX_UINT, sender=stranger)
     act.mint(usdc, hostile, "100000")
-    max_repay = MAX_UINT
+    act.fund(usdc, trader2, "50000")  # a bystander who approved the MarginAccount
+    payer, data, max_repay = hostile.address, b"", MAX_UINT
+    q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize)
+    max_tip = mul_div_down(repay, lo, WAD - lo)
     if abuse == "seize_above_bound":
         q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize + 10**15)
-        seize_value = value_down(fair_seize + 10**15, act.price(weth), weth.scale)
+        seize_value = value_down(fair_seize + 10**15, pw, weth.scale)
         error = (ma.SeizeAboveBound, {"seizeValue": seize_value, "maxSeizeValue": fair})
     elif abuse == "tip_above_bound":
-        min_d = int(snap.minDiscount)
-        max_tip = mul_div_down(repay, min_d, WAD - min_d)
         q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize // 2, tip=max_tip + 1)
         error = (ma.TipAboveBound, {"tip": max_tip + 1, "maxTip": max_tip})
+    elif abuse == "incentive_above_bound":
+        # The full discount and the full tip on top: the insurance fund would pay for nothing.
+        q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize, tip=max_tip)
+        received = value_down(fair_seize, pw, weth.scale) + value_up(max_tip, pu, usdc.scale)
+        most = repay_value + mul_div_down(repay_value, d, WAD - d)
+        error = (ma.IncentiveAboveBound, {"received": received, "maxReceived": most})
     elif abuse == "repay_above_max":
-        q = quote_tuple(repay_scaled=burn, repay=repay, seize=1)
         max_repay = repay - 1
         error = (ma.RepayAboveMax, {"repay": repay, "maxRepay": max_repay})
-    else:
+    elif abuse == "repay_nothing":
         q = quote_tuple(repay_scaled=0, repay=10**9, seize=amount(weth, "1"))
         error = (ma.RepayTooSmall, {"amount": MAX_UINT, "minAmount": -(-index // WAD)})
+    elif abuse == "victim_pays_a_fee":
+        payer = trader2.address
+        fee = amount(usdc, "10000")
+        q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize, fee=fee)
+        received = value_down(fair_seize, pw, weth.scale)
+        error = (ma.PayerShortchanged, {"received": received, "paid": repay_value + fee * 10**12})
+    elif abuse == "victim_pays_someones_debt":
+        payer = trader2.address
+        q = quote_tuple(repay_scaled=burn, repay=repay, seize=0)
+        error = (ma.PayerShortchanged, {"received": 0, "paid": repay_value})
+    else:
+        flash = project.FlashKeeper.deploy(liquidator, ZERO, sender=deployer)
+        usdc.token.mint(flash, amount(usdc, "100000"), sender=deployer)
+        flash.approve(usdc.token, ma, MAX_UINT, sender=deployer)
+        payer, data = flash.address, b"\x00" * 31 + b"\x00"  # Mode.NOOP: pay from inventory
+        error = (flash.NotInitiated, {})
     hostile.setQuote(q, sender=stranger)
-    before = chain_state(system, trader, [keeper, stranger, hostile])
+    watched = [keeper, stranger, hostile, trader2] + ([payer] if abuse.endswith("callback") else [])
+    before = chain_state(system, trader, watched)
     with reverts(error[0], **error[1]):
-        hostile.attack(trader, 0, usdc.token, weth.token, max_repay, sender=stranger)
-    assert chain_state(system, trader, [keeper, stranger, hostile]) == before
+        hostile.attackAs(payer, trader, 0, usdc.token, weth.token, max_repay, data, sender=stranger)
+    assert chain_state(system, trader, watched) == before
     # The honest maximum passes the same bounds.
     hostile.setQuote(quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize), sender=stranger)
     hostile.attack(trader, 0, usdc.token, weth.token, MAX_UINT, sender=stranger)

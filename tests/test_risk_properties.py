@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from solvent.risk import (
@@ -226,3 +226,74 @@ def test_incentive__across_zero_equity__continuous(acct, pick):
     for v in out:
         assert abs(v - floor) <= tol, (out, floor, tol)
     assert abs(out[0] - out[1]) <= tol, (out, floor, tol)
+
+
+@settings(max_examples=1500, deadline=None, database=None, derandomize=True)
+@given(
+    st.integers(0, 18),
+    st.integers(0, 18),
+    st.integers(0, 18),
+    st.integers(30, 400),
+    st.integers(1, 99),
+    st.floats(0.0, 0.999),
+    st.integers(WAD, 2 * WAD),
+)
+def test_dust__small_debt_two_collaterals__never_stuck_and_no_new_dust_on_healthy(
+    dd, c0d, c1d, debt_usd, split, target, index
+):
+    """The review's stuck case: a debt near the $100 floor against two small collaterals, below
+    maintenance. Some pair can always be liquidated in full (maxRepay = 2**256 - 1); a liquidation
+    that leaves dust on an account still holding collateral leaves it on an account still below
+    maintenance, or shrinks a debt already within a scaled unit of the floor."""
+    floor = 100 * WAD
+    debt = Position(
+        raw=0,
+        price=WAD,
+        scale=10**dd,
+        imf=4 * 10**16,
+        mmf=2 * 10**16,
+        index=index,
+        insurance=10**30,
+        min_debt_value=floor,
+    )
+    d_tokens = max(1, debt_usd * debt.scale)
+    debt = replace(debt, raw=-max(1, d_tokens * WAD // index))
+    # Collateral split between two assets, total value set for the target health.
+    mmf_c = (6 * 10**16, 5 * 10**16)
+    d_value = value_up(debt.tokens, debt.price, debt.scale)
+    w = (split, 100 - split)
+    avg = (w[0] * mmf_c[0] + w[1] * mmf_c[1]) // 100
+    # E / MMR = t with E = C - D, MMR = C avg + D mmf_d:  C = D (1 + t mmf_d) / (1 - t avg)
+    t = int(target * 10**6)
+    total = (d_value * (10**6 + t * debt.mmf // WAD)) // (10**6 - t * avg // WAD)
+    positions = {"D": debt}
+    for k, (dec, m, share) in enumerate(((c0d, mmf_c[0], w[0]), (c1d, mmf_c[1], w[1]))):
+        price = 3000 * WAD if k == 0 else 60000 * WAD
+        units = max(1, total * share // 100 * 10**dec // price)
+        positions[f"C{k}"] = Position(
+            raw=units,
+            price=price,
+            scale=10**dec,
+            imf=m * 2,
+            mmf=m,
+            min_discount=10**16,
+            max_discount=6 * 10**16,
+        )
+    h = account_health(positions.values())
+    if not h.liquidatable:
+        return
+    event("liquidatable")
+    quotes = {c: quote_liquidation(positions, "D", c, MAX_UINT256, PARAMS) for c in ("C0", "C1")}
+    assert any(q.status == Status.OK for q in quotes.values()), (positions, quotes)
+    for c, q in quotes.items():
+        if q.status != Status.OK:
+            continue
+        after = held(apply(positions, "D", c, q))
+        left = after["D"].tokens if "D" in after else 0
+        left_value = value_up(left, debt.price, debt.scale)
+        others = [k for k, p in after.items() if p.raw > 0]
+        if 0 < left_value < floor and others:
+            event("dust next to other collateral")
+            unit = value_up(1, debt.price, debt.scale)
+            at_floor = d_value < floor + (-(-index // WAD) + 2) * unit
+            assert account_health(after.values()).liquidatable or at_floor, (positions, c, q)

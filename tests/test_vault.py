@@ -1010,13 +1010,17 @@ def test_repay_liquidation__fee_and_tip__books_repayment_fee_in_tip_out(
 
     receipt = vault.repayLiquidation(1_000, fee, tip, keeper, sender=ma_signer)
 
-    assert logs(receipt, vault, "Repaid") == [
-        {"assets": 1_000, "totalBorrows": before.borrows - 1_000}
+    assert logs(receipt, vault, "LiquidationRepaid") == [
+        {
+            "payer": keeper.address,
+            "repaid": 1_000,
+            "insuranceFee": fee,
+            "insuranceTip": tip,
+            "totalBorrows": before.borrows - 1_000,
+            "insuranceFund": before.insurance + fee - tip,
+        }
     ]
-    funded = [{"from": keeper.address, "assets": fee, "insuranceFund": before.insurance + fee}]
-    assert logs(receipt, vault, "InsuranceFunded") == (funded if fee else [])
-    tipped = [{"to": keeper.address, "assets": tip, "insuranceFund": before.insurance + fee - tip}]
-    assert logs(receipt, vault, "InsuranceTipPaid") == (tipped if tip else [])
+    assert logs(receipt, vault, "Repaid") == logs(receipt, vault, "InsuranceFunded") == []
     assert read_books(vault) == replace(
         before,
         cash=before.cash + 1_000 + fee - tip,
@@ -1024,6 +1028,21 @@ def test_repay_liquidation__fee_and_tip__books_repayment_fee_in_tip_out(
         insurance=before.insurance + fee - tip,
     )
     assert int(vault.totalAssets()) == total  # repaid debt became cash; fee and tip are insurance's
+
+
+def test_fund_insurance__above_max_total_assets__reverts_and_keeps_state(usdc, act, stranger):
+    """A donation to the insurance fund may not take the books past MAX_TOTAL_ASSETS either: the
+    headroom above it is what keeps repayments and liquidations from overflowing."""
+    vault = usdc.vault
+    cap = int(vault.MAX_TOTAL_ASSETS())
+    books = int(vault.cash()) + int(vault.totalBorrows())
+    over = cap - books + 1
+    act.fund(usdc, stranger, over, spender=vault)
+    before = read_books(vault)
+    with reverts_with(vault, "AboveMaxTotalAssets", total=cap + 1, max=cap):
+        vault.fundInsurance(over, sender=stranger)
+    assert read_books(vault) == before
+    vault.fundInsurance(over - 1, sender=stranger)  # exactly to the bound: accepted
 
 
 def test_repay_liquidation__tip_above_fund_and_fee__reverts_insufficient_insurance(

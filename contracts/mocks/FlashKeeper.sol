@@ -32,6 +32,12 @@ contract FlashKeeper is ILiquidationCallback {
 
     /// @notice The callback came from an address other than the MarginAccount.
     error UnexpectedCaller(address caller);
+    /// @notice The callback came without this contract having started the liquidation.
+    error NotInitiated();
+
+    /// @dev Set while this contract's own flashLiquidate runs: the callback acts only then (anyone
+    ///      can make the MarginAccount call a keeper's callback through another engine or account).
+    bool internal transient _initiated;
 
     /// @notice The callback ran (for tests).
     event Called(address owner, uint96 subId, uint256 amountOwed, uint256 seized, Mode mode);
@@ -59,7 +65,10 @@ contract FlashKeeper is ILiquidationCallback {
         uint256 minSeized,
         Mode mode
     ) external returns (uint256 repay, uint256 seize) {
-        return liquidator.liquidate(owner, subId, debtAsset, collateralAsset, maxRepay, minSeized, abi.encode(mode));
+        _initiated = true;
+        (repay, seize) =
+            liquidator.liquidate(owner, subId, debtAsset, collateralAsset, maxRepay, minSeized, abi.encode(mode));
+        _initiated = false;
     }
 
     /// @inheritdoc ILiquidationCallback
@@ -73,6 +82,7 @@ contract FlashKeeper is ILiquidationCallback {
         bytes calldata data
     ) external {
         if (msg.sender != address(marginAccount)) revert UnexpectedCaller(msg.sender);
+        if (!_initiated) revert NotInitiated();
         Mode mode = abi.decode(data, (Mode));
         emit Called(owner, subId, amountOwed, seized, mode);
         if (mode == Mode.SWAP) {

@@ -49,17 +49,31 @@ contract HostileEngine is ILiquidationEngine {
         address collateralAsset,
         uint256 maxRepay
     ) external returns (uint256 repaid, uint256 seized) {
+        return attackAs(address(this), owner, subId, debtAsset, collateralAsset, maxRepay, "");
+    }
+
+    /// @notice The same, naming `payer` as the liquidator (who pays and receives the collateral),
+    ///         with callback `data`: an engine chooses both.
+    function attackAs(
+        address payer,
+        address owner,
+        uint96 subId,
+        address debtAsset,
+        address collateralAsset,
+        uint256 maxRepay,
+        bytes memory data
+    ) public returns (uint256 repaid, uint256 seized) {
         return marginAccount.settleLiquidation(
             IMarginAccount.LiquidationOrder({
                 owner: owner,
                 subId: subId,
-                liquidator: address(this),
+                liquidator: payer,
                 debtAsset: debtAsset,
                 collateralAsset: collateralAsset,
                 maxRepay: maxRepay,
                 minSeized: 0
             }),
-            ""
+            data
         );
     }
 }
