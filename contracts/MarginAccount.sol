@@ -353,14 +353,15 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         nonReentrant
         returns (uint256 repaid, uint256 seized)
     {
+        _requirePayer(o.liquidator);
         uint256 account = _key(o.owner, o.subId);
         LiquidationSnapshot memory s;
         PriceCache memory cache; // empty: one account reads each price once anyway
         _liquidationSnapshot(s, account, o.debtAsset, o.collateralAsset, oracle, cache);
         LiquidationQuote memory q = ILiquidationEngine(msg.sender).price(s, o.maxRepay);
         _revertUnlessOk(q, s, o.debtAsset, o.collateralAsset, o.maxRepay);
-        (uint256 burned, uint256 h) = _checkQuote(s, q, o.maxRepay);
-        _applyQuote(s, q, account, o.collateralAsset, burned);
+        _checkQuote(s, q, o.maxRepay);
+        _applyQuote(s, q, account, o.collateralAsset);
         if (q.seize < o.minSeized) revert SlippageExceeded(q.seize, o.minSeized);
         totalCollateral[o.collateralAsset] -= q.seize;
         // Interactions: collateral out, optional callback, repayment and fee in (net of the tip) and
@@ -380,7 +381,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         // Left without collateral exactly when its only collateral asset went whole.
         uint256 badDebt =
             q.seize == s.collateral && s.collateralAssets == 1 ? _writeOff(o.owner, o.subId, account, s.debtId) : 0;
-        _emitLiquidated(o.owner, o.subId, o.liquidator, o.debtAsset, o.collateralAsset, q, h, badDebt);
+        _emitLiquidated(o.owner, o.subId, o.liquidator, o.debtAsset, o.collateralAsset, q, badDebt);
         return (q.repay, q.seize);
     }
 
@@ -392,6 +393,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         address collateralAsset,
         uint256 minSeizedPerRepaid
     ) external onlyLiquidator nonReentrant returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated) {
+        _requirePayer(liquidator_);
         BatchState memory b;
         b.debtId = _id(debtAsset);
         _id(collateralAsset);
@@ -411,10 +413,8 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
             _liquidationSnapshot(s, account, debtAsset, collateralAsset, oracle_, cache);
             s.insuranceFund = b.insurance;
             LiquidationQuote memory q = ILiquidationEngine(msg.sender).price(s, type(uint256).max);
-            uint256 burned;
-            uint256 h;
             if (q.status == LiquidationStatus.OK) {
-                (burned, h) = _checkQuote(s, q, type(uint256).max); // q.repay is now what it clears
+                _checkQuote(s, q, type(uint256).max);
                 if (q.seize.mulDivDown(WAD, q.repay) < minSeizedPerRepaid) {
                     q.status = LiquidationStatus.SLIPPAGE; // below the keeper's rate: skip this one only
                 }
@@ -422,7 +422,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
             if (q.status != LiquidationStatus.OK) {
                 emit LiquidationSkipped(t.owner, t.subId, q.status);
             } else {
-                _applyQuote(s, q, account, collateralAsset, burned);
+                _applyQuote(s, q, account, collateralAsset);
                 (repaidTotal, seizedTotal, liquidated) = (repaidTotal + q.repay, seizedTotal + q.seize, liquidated + 1);
                 (b.repay, b.fee, b.tip) = (b.repay + q.repay, b.fee + q.insuranceFee, b.tip + q.insuranceTip);
                 b.owed += q.repay + q.insuranceFee - q.insuranceTip;
@@ -435,7 +435,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
                     badDebt = _writeOff(t.owner, t.subId, account, b.debtId);
                     (, b.insurance) = b.vault.indexAndInsurance();
                 }
-                _emitLiquidated(t.owner, t.subId, liquidator_, debtAsset, collateralAsset, q, h, badDebt);
+                _emitLiquidated(t.owner, t.subId, liquidator_, debtAsset, collateralAsset, q, badDebt);
             }
             assembly ("memory-safe") {
                 mstore(0x40, freeMemory) // this target's quote and call buffers are no longer needed
@@ -483,48 +483,54 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         revert RepayTooSmall(maxRepay, s.debtIndex.mulDivUp(1, WAD));
     }
 
-    /// @dev Checks an engine's quote against the protocol's own bounds, at the MarginAccount's own
-    ///      snapshot. The repayment is what burning q.repayScaled takes off the debt (q.repay is
-    ///      overwritten with it). Returns the scaled units to burn and the health before (WAD).
+    /// @dev Checks an engine's OK quote against the protocol's own bounds at the MarginAccount's own
+    ///      snapshot. The repayment is what burning
+    ///      q.repayScaled takes off the debt: q.repayScaled, q.repay and q.health are overwritten with
+    ///      the scaled units to burn, the debt they clear and the health before (WAD).
     ///      Whatever the engine says: the account is below maintenance; 0 < repay <= maxRepay; the
     ///      account pays at most d = min(auction, health-preserving discount), so no engine can lower
-    ///      an account's health or turn a solvent account into bad debt; the insurance tip, and the
-    ///      collateral and tip together, are at most what minDiscount and max(d, minDiscount) pay;
-    ///      the payer gets at least what it pays at oracle prices (within a base unit of each asset
-    ///      and the whole-scaled-unit slack), so no engine can charge a payer for nothing.
-    function _checkQuote(LiquidationSnapshot memory s, LiquidationQuote memory q, uint256 maxRepay)
-        internal
-        pure
-        returns (uint256 burned, uint256 h)
-    {
+    ///      an account's health or turn a solvent account into bad debt; the insurance tip only tops
+    ///      d up to minDiscount; the payer gets at least what it pays at oracle prices (one
+    ///      collateral and two debt base units aside, and on a take-all one scaled unit), so no
+    ///      engine can charge a payer for nothing.
+    function _checkQuote(LiquidationSnapshot memory s, LiquidationQuote memory q, uint256 maxRepay) internal pure {
         if (s.equity >= int256(s.mmr)) revert AccountHealthy(s.equity, s.mmr);
-        burned = q.repayScaled.min(s.debtScaled);
+        uint256 burned = q.repayScaled.min(s.debtScaled);
         uint256 repay = LiquidationMath.repaidBy(s.debtScaled, s.debtIndex, s.debt, burned);
         uint256 indexUnits = s.debtIndex.mulDivUp(1, WAD);
         if (repay == 0) revert RepayTooSmall(maxRepay, indexUnits);
         if (repay > maxRepay) revert RepayAboveMax(repay, maxRepay);
         q.repay = repay;
-        h = LiquidationMath.health(s.equity, s.mmr);
+        uint256 h = LiquidationMath.health(s.equity, s.mmr);
         uint256 d = LiquidationMath.discount(h, s.minDiscount, s.maxDiscount, s.collateralMmf, s.debtMmf);
         uint256 repayValue = repay.mulDivUp(s.debtPrice, s.debtScale);
         uint256 received = q.seize.mulDivDown(s.collateralPrice, s.collateralScale);
         if (received * (WAD - d) > repayValue * WAD) {
             revert SeizeAboveBound(received, repayValue.mulDivDown(WAD, WAD - d));
         }
+        // The tip only tops the liquidator's discount up to minDiscount (rounded up: the engine's
+        // is rounded down and shares the gap with insurance), so collateral and tip together are
+        // never worth more than a repayment at max(d, minDiscount) buys.
         if (q.insuranceTip != 0) {
             uint256 minD = s.minDiscount;
-            if (q.insuranceTip * (WAD - minD) > repay * minD) {
-                revert TipAboveBound(q.insuranceTip, repay.mulDivDown(minD, WAD - minD));
-            }
-            received += q.insuranceTip.mulDivUp(s.debtPrice, s.debtScale);
-            uint256 top = d.max(minD);
-            uint256 most = repayValue + repayValue.mulDivDown(top, WAD - top);
-            if (received > most) revert IncentiveAboveBound(received, most);
+            // repay * (minD / (1 - minD) - d / (1 - d)), rounded up; 0 from d = minD on
+            uint256 maxTip = d < minD ? repay.mulDivUp(LiquidationMath.tipGap(minD, d), WAD) : 0;
+            if (q.insuranceTip > maxTip) revert TipAboveBound(q.insuranceTip, maxTip);
+            received += q.insuranceTip.mulDivDown(s.debtPrice, s.debtScale);
         }
-        uint256 paid = repayValue + q.insuranceFee.mulDivUp(s.debtPrice, s.debtScale);
-        uint256 slack = s.collateralPrice.mulDivUp(1, s.collateralScale)
-            + (indexUnits + 3) * s.debtPrice.mulDivUp(1, s.debtScale);
+        // The payer gets at least what it pays. On a take-all the repayment may overshoot the
+        // collateral's price by part of a scaled unit: the payer must be whole at one unit less.
+        uint256 base = q.seize == s.collateral ? LiquidationMath.repaidBy(s.debtScaled, s.debtIndex, s.debt, burned - 1) : repay;
+        uint256 paid = (base + q.insuranceFee).mulDivUp(s.debtPrice, s.debtScale);
+        uint256 slack = s.collateralPrice.mulDivUp(1, s.collateralScale) + 2 * s.debtPrice.mulDivUp(1, s.debtScale);
         if (received + slack < paid) revert PayerShortchanged(received, paid);
+        (q.repayScaled, q.health) = (burned, h);
+    }
+
+    /// @dev The engine names the payer: never the MarginAccount itself (tokens that skip the
+    ///      allowance when `from == msg.sender`, like WETH9, would pay from pooled collateral).
+    function _requirePayer(address payer) internal view {
+        if (payer == address(0) || payer == address(this)) revert InvalidPayer(payer);
     }
 
     /// @dev The balance effects of a checked quote.
@@ -532,10 +538,9 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         LiquidationSnapshot memory s,
         LiquidationQuote memory q,
         uint256 account,
-        address collateralAsset,
-        uint256 burned
+        address collateralAsset
     ) internal {
-        _setBalance(account, s.debtId, -int256(s.debtScaled - burned));
+        _setBalance(account, s.debtId, -int256(s.debtScaled - q.repayScaled));
         _takeCollateral(account, collateralAsset, s.collateralId, q.seize);
     }
 
@@ -546,7 +551,6 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         address debtAsset,
         address collateralAsset,
         LiquidationQuote memory q,
-        uint256 h,
         uint256 badDebt
     ) internal {
         emit Liquidated(
@@ -560,7 +564,7 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
             q.insuranceFee,
             q.insuranceTip,
             q.discount,
-            h,
+            q.health,
             badDebt
         );
     }

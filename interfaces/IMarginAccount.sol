@@ -214,14 +214,15 @@ interface IMarginAccount {
     /// @notice The engine's quote seizes collateral worth more than the repayment at the largest
     ///         discount the account can pay (min(maxDiscount, health-preserving discount)).
     error SeizeAboveBound(uint256 seizeValue, uint256 maxSeizeValue);
-    /// @notice The engine's quote pays the liquidator a tip above repay * minDiscount / (1 - minDiscount).
+    /// @notice The engine's quote tips the liquidator from insurance beyond topping its discount d up
+    ///         to minDiscount: repay * (minDiscount / (1 - minDiscount) - d / (1 - d)), 0 when d >= minDiscount.
     error TipAboveBound(uint256 tip, uint256 maxTip);
-    /// @notice The engine's quote gives the liquidator, collateral and tip together, more than a
-    ///         repayment at max(the account's discount, minDiscount) would (USD WAD).
-    error IncentiveAboveBound(uint256 received, uint256 maxReceived);
     /// @notice The engine's quote makes the liquidator pay more than it receives at oracle prices
-    ///         (USD WAD, one base unit of each asset aside): no engine may charge a payer for nothing.
+    ///         (USD WAD; rounding aside: one collateral and two debt base units, and on a take-all
+    ///         the one scaled debt unit that whole units may overshoot by).
     error PayerShortchanged(uint256 received, uint256 paid);
+    /// @notice The engine names the MarginAccount itself, or no one, as the liquidator that pays.
+    error InvalidPayer(address payer);
 
     // ------------------------------------------------------------------ events
     /// @notice `amount` of `asset` from `from` became collateral of (owner, subId).
@@ -348,9 +349,9 @@ interface IMarginAccount {
     /// @notice Liquidates one account: takes its snapshot, has the Liquidator (the engine) price it
     ///         with `ILiquidationEngine.price`, refuses any quote outside the protocol's own bounds
     ///         (account at or above maintenance; a discount above min(auction, health-preserving
-    ///         discount); a tip above repay * minDiscount / (1 - minDiscount); collateral and tip
-    ///         together above what max(that discount, minDiscount) pays; a payer paying more than it
-    ///         receives at oracle prices; nothing repaid, or more than maxRepay),
+    ///         discount); a tip beyond what tops that discount up to minDiscount; a payer paying more
+    ///         than it receives at oracle prices, or the MarginAccount as payer; nothing repaid, or
+    ///         more than maxRepay),
     ///         then reduces the debt and the collateral, sends the collateral to `o.liquidator`, calls
     ///         `ILiquidationCallback(o.liquidator).onLiquidation` when `data` is non-empty, and pulls
     ///         repay + insuranceFee - insuranceTip of the debt asset from `o.liquidator` into the vault.

@@ -451,6 +451,66 @@ def liquidation_incentives(
     return fee, tip
 
 
+def snapshot_discount(snap: LiquidationSnapshot) -> int:
+    """The discount d = min(auction, health-preserving discount) of the snapshot's pair."""
+    return liquidation_discount(
+        health_of(snap.equity, snap.mmr),
+        snap.min_discount,
+        snap.max_discount,
+        snap.collateral_mmf,
+        snap.debt_mmf,
+    )
+
+
+def tip_gap(min_discount: int, discount: int) -> int:
+    """minD / (1 - minD) - d / (1 - d), WAD, rounded up (LiquidationMath.tipGap): the most the
+    insurance fund may add per unit repaid to lift a discount d < minD to the keeper floor."""
+    return mul_div_up(min_discount, WAD, WAD - min_discount) - mul_div_down(
+        discount, WAD, WAD - discount
+    )
+
+
+def settlement_error(
+    snap: LiquidationSnapshot, quote: LiquidationQuote, max_repay: int
+) -> tuple[str, dict[str, int]] | None:
+    """The bound MarginAccount._checkQuote refuses an engine's OK quote with, as (error, inputs), or
+    None: what the MarginAccount enforces whatever the engine (honest quotes always pass)."""
+    if snap.equity >= snap.mmr:
+        return ("AccountHealthy", {"equity": snap.equity, "mmr": snap.mmr})
+    burned = min(quote.repay_scaled, snap.debt_scaled)
+    repay = repaid_by(snap.debt_scaled, snap.debt_index, snap.debt, burned)
+    if repay == 0:
+        return (
+            "RepayTooSmall",
+            {"amount": max_repay, "minAmount": mul_div_up(snap.debt_index, 1, WAD)},
+        )
+    if repay > max_repay:
+        return ("RepayAboveMax", {"repay": repay, "maxRepay": max_repay})
+    d = snapshot_discount(snap)
+    repay_value = value_up(repay, snap.debt_price, snap.debt_scale)
+    received = value_down(quote.seize, snap.collateral_price, snap.collateral_scale)
+    if received * (WAD - d) > repay_value * WAD:
+        bound = mul_div_down(repay_value, WAD, WAD - d)
+        return ("SeizeAboveBound", {"seizeValue": received, "maxSeizeValue": bound})
+    lo = snap.min_discount
+    max_tip = 0
+    if d < lo:
+        max_tip = mul_div_up(repay, tip_gap(lo, d), WAD)
+    if quote.insurance_tip > max_tip:
+        return ("TipAboveBound", {"tip": quote.insurance_tip, "maxTip": max_tip})
+    base = repay
+    if quote.seize == snap.collateral:  # a take-all: whole at one scaled unit less
+        base = repaid_by(snap.debt_scaled, snap.debt_index, snap.debt, burned - 1)
+    received += value_down(quote.insurance_tip, snap.debt_price, snap.debt_scale)
+    paid = value_up(base + quote.insurance_fee, snap.debt_price, snap.debt_scale)
+    slack = value_up(1, snap.collateral_price, snap.collateral_scale) + 2 * value_up(
+        1, snap.debt_price, snap.debt_scale
+    )
+    if received + slack < paid:
+        return ("PayerShortchanged", {"received": received, "paid": paid})
+    return None
+
+
 def pair_snapshot(
     health: Health, debt: Position | None, collateral: Position | None, collateral_assets: int
 ) -> LiquidationSnapshot:

@@ -17,17 +17,25 @@ from ape import chain, project
 
 from solvent.risk import (
     WAD,
+    EngineParams,
+    LiquidationQuote,
+    Status,
     debt_tokens,
     mul_div_down,
     mul_div_up,
+    price_liquidation,
+    repaid_by,
     repay_at_most,
     scaled_debt_for_borrow,
+    settlement_error,
+    snapshot_discount,
+    tip_gap,
     value_down,
     value_up,
 )
 from tests.utils.chain import ev, fast_custom_error_decoding, logs, reverts
 from tests.utils.helpers import MAX_UINT, amount, chain_state, debt_of, freeze_rates
-from tests.utils.liquidation import liquidated, list_extra_asset, written_off
+from tests.utils.liquidation import liquidated, list_extra_asset, mirror_snapshot, written_off
 
 ZERO = "0x" + "00" * 20
 
@@ -223,14 +231,20 @@ def test_hostile_engine__healthy_account_seize_everything__refused_account_healt
 
 ABUSES = [
     "seize_above_bound",
-    "tip_above_bound",
-    "incentive_above_bound",
+    "tip_on_top_of_the_discount",
     "repay_above_max",
     "repay_nothing",
     "victim_pays_a_fee",
     "victim_pays_someones_debt",
+    "payer_is_the_margin_account",
     "victim_keeper_callback",
 ]
+
+
+def mirror_quote(q: tuple) -> LiquidationQuote:
+    """A quote_tuple as the mirror's quote."""
+    _, scaled, repay, seize, fee, tip, discount, _, _ = q
+    return LiquidationQuote(Status.OK, repay, seize, fee, discount, 0, 0, tip, scaled)
 
 
 @pytest.mark.parametrize("abuse", ABUSES)
@@ -251,11 +265,13 @@ def test_hostile_engine__liquidatable_account__quote_outside_bounds_refused_stat
 ):
     """A liquidatable account (health 0.98). Whatever the engine says, the MarginAccount allows at
     most collateral worth repay / (1 - d) with d = min(auction, health-preserving discount) (1.12%
-    here), a tip of repay * minDiscount / (1 - minDiscount), collateral and tip together worth at
-    most what max(d, minDiscount) pays; no repayment above maxRepay or of nothing; and the payer the
+    here), no tip at all since d is above minDiscount (an engine once could take one on top of the
+    full discount and drain insurance), no repayment above maxRepay or of nothing; and the payer the
     engine names (anyone who approved the MarginAccount, e.g. for deposits) gets at least what it
-    pays: no engine can charge a victim a fee, make it repay someone else's debt, or drive a keeper
-    contract's callback that checks it started the liquidation."""
+    pays: no engine can charge a victim a fee, make it repay someone else's debt, make the
+    MarginAccount pay from pooled collateral (WETH9 skips the allowance for its own sender) or
+    drive a keeper contract's callback that checks it started the liquidation. The mirror
+    (solvent.risk.settlement_error) names the same error with the same inputs."""
     freeze_rates(usdc, act.deployer)  # the index, and so every bound below, stays put
     act.deposit(weth, trader, "10")
     act.borrow(usdc, trader, "24000")
@@ -283,20 +299,15 @@ def test_hostile_engine__liquidatable_account__quote_outside_bounds_refused_stat
     act.fund(usdc, trader2, "50000")  # a bystander who approved the MarginAccount
     payer, data, max_repay = hostile.address, b"", MAX_UINT
     q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize)
-    max_tip = mul_div_down(repay, lo, WAD - lo)
+    floor_tip = mul_div_down(repay, lo, WAD - lo)  # what the keeper floor would be worth
     if abuse == "seize_above_bound":
         q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize + 10**15)
         seize_value = value_down(fair_seize + 10**15, pw, weth.scale)
         error = (ma.SeizeAboveBound, {"seizeValue": seize_value, "maxSeizeValue": fair})
-    elif abuse == "tip_above_bound":
-        q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize // 2, tip=max_tip + 1)
-        error = (ma.TipAboveBound, {"tip": max_tip + 1, "maxTip": max_tip})
-    elif abuse == "incentive_above_bound":
-        # The full discount and the full tip on top: the insurance fund would pay for nothing.
-        q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize, tip=max_tip)
-        received = value_down(fair_seize, pw, weth.scale) + value_up(max_tip, pu, usdc.scale)
-        most = repay_value + mul_div_down(repay_value, d, WAD - d)
-        error = (ma.IncentiveAboveBound, {"received": received, "maxReceived": most})
+    elif abuse == "tip_on_top_of_the_discount":
+        # The full discount and the floor's worth of tip on top: insurance would pay for nothing.
+        q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize, tip=floor_tip)
+        error = (ma.TipAboveBound, {"tip": floor_tip, "maxTip": 0})
     elif abuse == "repay_above_max":
         max_repay = repay - 1
         error = (ma.RepayAboveMax, {"repay": repay, "maxRepay": max_repay})
@@ -308,17 +319,25 @@ def test_hostile_engine__liquidatable_account__quote_outside_bounds_refused_stat
         fee = amount(usdc, "10000")
         q = quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize, fee=fee)
         received = value_down(fair_seize, pw, weth.scale)
-        error = (ma.PayerShortchanged, {"received": received, "paid": repay_value + fee * 10**12})
+        paid = value_up(repay + fee, pu, usdc.scale)
+        error = (ma.PayerShortchanged, {"received": received, "paid": paid})
     elif abuse == "victim_pays_someones_debt":
         payer = trader2.address
         q = quote_tuple(repay_scaled=burn, repay=repay, seize=0)
         error = (ma.PayerShortchanged, {"received": 0, "paid": repay_value})
+    elif abuse == "payer_is_the_margin_account":
+        payer = ma.address
+        error = (ma.InvalidPayer, {"payer": ma.address})
     else:
         flash = project.FlashKeeper.deploy(liquidator, ZERO, sender=deployer)
         usdc.token.mint(flash, amount(usdc, "100000"), sender=deployer)
         flash.approve(usdc.token, ma, MAX_UINT, sender=deployer)
         payer, data = flash.address, b"\x00" * 31 + b"\x00"  # Mode.NOOP: pay from inventory
         error = (flash.NotInitiated, {})
+    if abuse not in ("payer_is_the_margin_account", "victim_keeper_callback"):
+        snap_mirror = mirror_snapshot(ma, trader, 0, usdc.token, weth.token)
+        mirror = settlement_error(snap_mirror, mirror_quote(q), max_repay)
+        assert mirror == (error[0].abi.name, error[1]), (mirror, error)
     hostile.setQuote(q, sender=stranger)
     watched = [keeper, stranger, hostile, trader2] + ([payer] if abuse.endswith("callback") else [])
     before = chain_state(system, trader, watched)
@@ -329,6 +348,60 @@ def test_hostile_engine__liquidatable_account__quote_outside_bounds_refused_stat
     hostile.setQuote(quote_tuple(repay_scaled=burn, repay=repay, seize=fair_seize), sender=stranger)
     hostile.attack(trader, 0, usdc.token, weth.token, MAX_UINT, sender=stranger)
     assert weth.token.balanceOf(hostile) == fair_seize
+
+
+def fair_seize(snap, repay: int) -> int:
+    """Collateral units worth repay / (1 - d) at the account's own discount (rounded down)."""
+    d = snapshot_discount(snap)
+    worth = mul_div_down(value_up(repay, snap.debt_price, snap.debt_scale), WAD, WAD - d)
+    return mul_div_down(worth, snap.collateral_scale, snap.collateral_price)
+
+
+def test_hostile_engine__deep_account__tip_at_most_what_tops_the_discount_up_to_the_floor(
+    act, system, ma, usdc, weth, trader, trader2, keeper, stranger, deployer, hostile
+):
+    """Below minDiscount the tip may top the liquidator's discount d up to the floor, no more:
+    repay * (minDiscount / (1 - minDiscount) - d / (1 - d)), rounded up. One base unit more is
+    refused, on chain and in the mirror, whoever pays; the honest engine's tip (the same gap less
+    the insurance share, rounded down) is below it."""
+    freeze_rates(usdc, act.deployer)
+    usdc.vault.fundInsurance(act.fund(usdc, deployer, "10000", spender=usdc.vault), sender=deployer)
+    act.deposit(weth, trader, "10")
+    act.borrow(usdc, trader, "24000")
+    act.set_price(weth, "2410")  # E = $100: d = 0.41% < minDiscount = 1%
+    snap = mirror_snapshot(ma, trader, 0, usdc.token, weth.token)
+    burn = snap.debt_scaled // 10
+    repay = repaid_by(snap.debt_scaled, snap.debt_index, snap.debt, burn)
+    d, lo = snapshot_discount(snap), snap.min_discount
+    assert d < lo
+    max_tip = mul_div_up(repay, tip_gap(lo, d), WAD)
+    seize = fair_seize(snap, repay)
+    q = quote_tuple(repay_scaled=burn, repay=repay, seize=seize, tip=max_tip + 1)
+    error = {"tip": max_tip + 1, "maxTip": max_tip}
+    assert settlement_error(snap, mirror_quote(q), MAX_UINT) == ("TipAboveBound", error)
+    hostile.approve(usdc.token, ma, MAX_UINT, sender=stranger)
+    act.mint(usdc, hostile, "100000")
+    hostile.setQuote(q, sender=stranger)
+    before = chain_state(system, trader, [keeper, stranger, hostile])
+    with reverts(ma.TipAboveBound, **error):
+        hostile.attack(trader, 0, usdc.token, weth.token, MAX_UINT, sender=stranger)
+    assert chain_state(system, trader, [keeper, stranger, hostile]) == before
+    honest = liquidator_quote_of(system, snap, repay)  # the same repayment, priced honestly
+    assert honest.repay == repay and 0 < honest.insurance_tip < max_tip
+    assert settlement_error(snap, honest, repay) is None
+    # The bound itself passes (an engine may keep the insurance share of the gap: see the docs).
+    hostile.setQuote(
+        quote_tuple(repay_scaled=burn, repay=repay, seize=seize, tip=max_tip), sender=stranger
+    )
+    hostile.attack(trader, 0, usdc.token, weth.token, MAX_UINT, sender=stranger)
+
+
+def liquidator_quote_of(system, snap, max_repay: int) -> LiquidationQuote:
+    """The honest engine's quote on a mirror snapshot (config/local.yaml's parameters)."""
+    params = EngineParams(
+        insurance_share=system.config.insurance_share, target_health=system.config.target_health
+    )
+    return price_liquidation(snap, max_repay, params)
 
 
 # ====================================================================== 3. low-decimal debt
@@ -421,6 +494,47 @@ def test_low_decimal_debt__borrow_rounding__owes_the_smallest_whole_debt_coverin
     assert scaled == (units - 1) * WAD // index + 1
     assert units <= debt_of(ma, low, trader) <= units + 1
     assert debt_tokens(scaled - 1, index) < units  # one scaled unit fewer would not cover it
+
+
+@pytest.mark.parametrize("abuse", ["fee_in_the_rounding_slack", "take_all_overshoot"])
+def test_low_decimal_debt__hostile_engine__cannot_farm_whole_unit_rounding(
+    act, system, ma, low, weth, trader, trader2, keeper, stranger, deployer, hostile, abuse
+):
+    """A base unit of a 0-decimal debt worth $2,400 is material. An engine once could charge a
+    payer who approved the MarginAccount four units of fee per 1-unit liquidation, inside the
+    settlement's rounding slack ($9,567 lost in one call), or make it repay a whole insolvent debt
+    for collateral worth far less. The slack is now one collateral and two debt units, and a
+    take-all must leave the payer whole at one scaled unit less: both are refused, on chain and in
+    the mirror, and the payer keeps its tokens."""
+    freeze_rates(low, act.deployer)  # a second of interest would add a whole $2,400 unit
+    act.deposit(weth, trader, "10")
+    borrowed = 8 if low.decimals == 0 else 800 * 100  # $19,200 either way
+    ma.borrow(trader, 0, low.token, borrowed, trader, sender=trader)
+    act.fund(low, trader2, 10**6 if low.decimals == 0 else 10**8)  # a bystander's approval
+    if abuse == "fee_in_the_rounding_slack":
+        act.set_price(weth, "2150")  # E = $2,300 < MMR = $2,442
+        snap = mirror_snapshot(ma, trader, 0, low.token, weth.token)
+        repay = repaid_by(snap.debt_scaled, snap.debt_index, snap.debt, 1)
+        seize = fair_seize(snap, repay)
+        fee = 4  # base units: the honest fee is at most one
+        q = quote_tuple(repay_scaled=1, repay=repay, seize=seize, fee=fee)
+    else:
+        act.set_price(weth, "720")  # collateral $7,200: insolvent
+        snap = mirror_snapshot(ma, trader, 0, low.token, weth.token)
+        assert snap.equity < 0
+        q = quote_tuple(repay_scaled=snap.debt_scaled, repay=snap.debt, seize=snap.collateral)
+    error = settlement_error(snap, mirror_quote(q), MAX_UINT)
+    assert error is not None and error[0] == "PayerShortchanged", error
+    assert error[1]["paid"] > error[1]["received"] + value_up(1, snap.debt_price, snap.debt_scale)
+    hostile.setQuote(q, sender=stranger)
+    watched = [keeper, stranger, hostile, trader2]
+    before = chain_state(system, trader, watched)
+    with reverts(ma.PayerShortchanged, **error[1]):
+        hostile.attackAs(trader2, trader, 0, low.token, weth.token, MAX_UINT, b"", sender=stranger)
+    assert chain_state(system, trader, watched) == before
+    # The honest engine's quote for the same account passes the same bounds.
+    honest = liquidator_quote_of(system, snap, MAX_UINT)
+    assert honest.ok and settlement_error(snap, honest, MAX_UINT) is None
 
 
 # ====================================================================== 4. dust everywhere

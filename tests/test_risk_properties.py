@@ -15,7 +15,10 @@ per liquidation, in value):
   * splitting a liquidation in two never pays the keeper more per unit repaid than one
     liquidation of the total;
   * the keeper's incentive per unit repaid is continuous across equity = 0 (no jump that rewards
-    waiting for insolvency).
+    waiting for insolvency);
+  * every quote the engine gives passes the MarginAccount's own settlement bounds, for any
+    insurance share the engine allows and borrow indexes up to 3,000 (so the bounds that stop a
+    hostile engine never refuse an honest liquidation).
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from solvent.risk import (
     Status,
     account_health,
     debt_tokens,
+    liquidation_snapshot,
+    price_liquidation,
     quote_liquidation,
+    settlement_error,
     value_down,
     value_up,
 )
@@ -297,3 +303,29 @@ def test_dust__small_debt_two_collaterals__never_stuck_and_no_new_dust_on_health
             unit = value_up(1, debt.price, debt.scale)
             at_floor = d_value < floor + (-(-index // WAD) + 2) * unit
             assert account_health(after.values()).liquidatable or at_floor, (positions, c, q)
+
+
+@settings(max_examples=1500, deadline=None, database=None, derandomize=True)
+@given(
+    accounts(),
+    st.integers(0, 1),
+    st.one_of(st.just(MAX_UINT256), st.integers(1, 10_000)),
+    st.integers(0, 5_000),
+    st.sampled_from([1, 1, 10, 3_000]),
+)
+def test_settlement_bounds__honest_quotes__always_pass(acct, pick, size, share_bps, index_mult):
+    positions, debt, colls = acct
+    coll = colls[pick % len(colls)]
+    d = positions[debt]
+    if index_mult > 1:  # the same scaled debt at a far larger index: fewer, coarser scaled units
+        positions[debt] = replace(d, index=d.index * index_mult, raw=min(-1, d.raw // index_mult))
+        d = positions[debt]
+    params = EngineParams(insurance_share=share_bps * BPS, target_health=PARAMS.target_health)
+    max_repay = size if size == MAX_UINT256 else max(1, d.tokens * size // 10_000)
+    snap = liquidation_snapshot(held(positions), debt, coll)
+    q = price_liquidation(snap, max_repay, params)
+    event(q.status.name)
+    if q.status != Status.OK:
+        return
+    event("take-all" if q.seize == snap.collateral else "part")
+    assert settlement_error(snap, q, max_repay) is None, (q, snap)

@@ -69,4 +69,10 @@ library LiquidationMath {
         if (burned >= scaled) return debt;
         return debt - (scaled - burned).mulDivUp(index, WAD);
     }
+
+    /// @dev minD / (1 - minD) - d / (1 - d), WAD, rounded up (d < minD): the most the insurance fund
+    ///      may add per unit repaid to lift a discount d to the keeper floor minD.
+    function tipGap(uint256 minD, uint256 d) internal pure returns (uint256) {
+        return minD.mulDivUp(WAD, WAD - minD) - d.mulDivDown(WAD, WAD - d);
+    }
 }

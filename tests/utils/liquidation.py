@@ -17,6 +17,7 @@ from ape import chain, project
 from eth_abi import decode
 from eth_utils import keccak
 
+from solvent import risk
 from solvent.config import AssetSpec, RateModel
 from solvent.deploy import DeployedAsset, Deployment
 from solvent.risk import debt_tokens, mul_div_up
@@ -35,6 +36,7 @@ __all__ = [
     "call_revert",
     "liquidated",
     "list_extra_asset",
+    "mirror_snapshot",
     "pin_next_block",
     "read_lens",
     "reverting_contract",
@@ -156,6 +158,32 @@ def account_debts(ma: Any, asset: DeployedAsset, accounts: Iterable[tuple[Any, i
         if raw < 0:
             total += debt_tokens(-raw, index)
     return total
+
+
+def mirror_snapshot(
+    ma: Any, owner: Any, sub: int, debt: Any, collateral: Any
+) -> risk.LiquidationSnapshot:
+    """MarginAccount.liquidationSnapshot of (debt, collateral) tokens as the mirror's snapshot."""
+    s = ma.liquidationSnapshot(owner, sub, debt, collateral)
+    return risk.LiquidationSnapshot(
+        equity=int(s.equity),
+        mmr=int(s.mmr),
+        debt=int(s.debt),
+        collateral=int(s.collateral),
+        debt_price=int(s.debtPrice),
+        collateral_price=int(s.collateralPrice),
+        debt_scale=int(s.debtScale),
+        collateral_scale=int(s.collateralScale),
+        debt_mmf=int(s.debtMmf),
+        collateral_mmf=int(s.collateralMmf),
+        min_discount=int(s.minDiscount),
+        max_discount=int(s.maxDiscount),
+        min_debt_value=int(s.minDebtValue),
+        collateral_assets=int(s.collateralAssets),
+        debt_index=int(s.debtIndex),
+        debt_scaled=int(s.debtScaled),
+        insurance_fund=int(s.insuranceFund),
+    )
 
 
 def usd_up(units: int, price: int, scale: int) -> int:
