@@ -8,6 +8,8 @@ import {ILiquidator} from "../interfaces/ILiquidator.sol";
 import {IMarginAccount} from "../interfaces/IMarginAccount.sol";
 import {WAD} from "./libraries/Constants.sol";
 import {LiquidationMath} from "./libraries/LiquidationMath.sol";
+import {MarginMath} from "./libraries/MarginMath.sol";
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {MathLib} from "./libraries/MathLib.sol";
 
 /// @title Liquidator
@@ -38,6 +40,11 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
     uint256 public constant MIN_TARGET_HEALTH = WAD;
     /// @notice Highest target health, WAD.
     uint256 public constant MAX_TARGET_HEALTH = 1.5e18;
+    /// @notice With size-dependent factors the repay cap is within 1/TARGET_PRECISION above the
+    ///         smallest repayment that reaches the target health.
+    uint256 public constant TARGET_PRECISION = 128;
+    /// @notice Most evaluations of that search (it takes two in the usual case).
+    uint256 public constant MAX_TARGET_STEPS = 16;
 
     /// @inheritdoc ILiquidator
     IMarginAccount public immutable marginAccount;
@@ -150,6 +157,36 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
     }
 
     /// @inheritdoc ILiquidator
+    function positionMargin(address owner, uint96 subId, address asset)
+        external
+        view
+        returns (PositionMargin memory p)
+    {
+        IMarginAccount ma = marginAccount;
+        IMarginAccount.MarginCurve memory c = ma.marginCurve(asset);
+        int256 balance = ma.balanceOf(owner, subId, asset);
+        uint256 scale = uint256(ma.assetConfig(asset).scale);
+        if (balance != 0) {
+            (uint256 priceWad,) = ma.oracle().price(asset);
+            p.value = balance > 0
+                ? uint256(balance).mulDivDown(priceWad, scale)
+                : uint256(-balance).mulDivUp(priceWad, scale);
+        }
+        p.curve = c;
+        if (!c.dynamic) {
+            (p.sizeMultiplier, p.imf, p.mmfInitial, p.mmf) = (WAD, c.imfBase, c.mmfBase, c.mmfBase);
+            return p;
+        }
+        p.sizeMultiplier = MarginMath.sizeMultiplier(p.value, c.sizeThreshold);
+        p.mmfInitial =
+            MarginMath.mmf(MarginMath.MmfCurve(c.mmfBase, c.floorInitial, c.sizeThreshold, c.mmfCap), p.value);
+        p.imf = MarginMath.imf(p.mmfInitial, c.imfBase, c.mmfBase, c.imfCap);
+        p.mmf = MarginMath.mmf(
+            MarginMath.MmfCurve(c.mmfBaseLiquidation, c.floorLiquidation, c.sizeThreshold, c.mmfCap), p.value
+        );
+    }
+
+    /// @inheritdoc ILiquidator
     function writeOffBadDebt(address owner, uint96 subId) external returns (uint256 assetsWrittenOff) {
         return marginAccount.writeOffBadDebt(owner, subId);
     }
@@ -194,7 +231,14 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
         // Repay cap: the target health, unless insolvent or what the capped repayment would really
         // leave (in whole scaled units) would be dust.
         uint256 cap = s.debt;
-        if (s.equity > 0) cap = _targetCap(s, d, params.targetHealth).min(cap);
+        if (s.equity > 0) {
+            cap = _targetCap(s, d, params.targetHealth).min(cap);
+            // Size-dependent factors: MMR falls faster than linearly, so the linear cap overshoots.
+            if (cap < s.debt && (s.collateralCurve | s.debtCurve) != 0) {
+                Curves memory cv = _curves(s);
+                if (_sized(s, cv)) cap = _smallestToTarget(s, cv, d, params.targetHealth, cap);
+            }
+        }
         if (cap < s.debt) {
             (, uint256 capped) = LiquidationMath.repayAtMost(s.debtScaled, s.debtIndex, s.debt, cap);
             if ((s.debt - capped).mulDivUp(s.debtPrice, s.debtScale) < s.minDebtValue) cap = s.debt;
@@ -281,19 +325,225 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
         }
     }
 
-    /// @dev True only if the account is certainly still below maintenance after q: an upper bound of
-    ///      the equity after stays below a lower bound of the MMR after (every rounding accounted).
+    /// @dev True if the account is still below maintenance after q (exactly as the MarginAccount
+    ///      will value it).
     function _liquidatableAfter(IMarginAccount.LiquidationSnapshot memory s, IMarginAccount.LiquidationQuote memory q)
         internal
         pure
         returns (bool)
     {
-        uint256 seizeDown = q.seize.mulDivDown(s.collateralPrice, s.collateralScale);
-        uint256 seizeUp = q.seize.mulDivUp(s.collateralPrice, s.collateralScale);
-        uint256 repayUp = q.repay.mulDivUp(s.debtPrice, s.debtScale);
-        int256 equityAfter = s.equity - int256(seizeDown) + int256(repayUp);
-        uint256 mmrDrop = seizeUp.mulDivUp(s.collateralMmf, WAD) + repayUp.mulDivUp(s.debtMmf, WAD);
-        return mmrDrop < s.mmr && equityAfter < int256(s.mmr - mmrDrop);
+        Curves memory cv = _curves(s);
+        (int256 equity, uint256 mmr,,) = _after(s, cv, _rest(s, cv), q.repayScaled, q.seize);
+        return equity < int256(mmr);
+    }
+
+    /// @dev Equity and MMR of the account without the pair's two positions (USD WAD).
+    struct Rest {
+        int256 equity;
+        uint256 mmr;
+    }
+
+    /// @dev The pair's two maintenance curves, unpacked (a static asset's is all zero).
+    struct Curves {
+        MarginMath.MmfCurve coll;
+        MarginMath.MmfCurve debt;
+    }
+
+    function _curves(IMarginAccount.LiquidationSnapshot memory s) internal pure returns (Curves memory) {
+        return Curves(MarginMath.unpack(s.collateralCurve), MarginMath.unpack(s.debtCurve));
+    }
+
+    /// @dev v * mmf(v), rounded up, as the MarginAccount computes it (a static asset: the
+    ///      snapshot's mmf at any size).
+    function _req(MarginMath.MmfCurve memory c, uint256 value, uint256 staticMmf) internal pure returns (uint256) {
+        return value.mulDivUp(c.base == 0 ? staticMmf : MarginMath.mmf(c, value), WAD);
+    }
+
+    function _rest(IMarginAccount.LiquidationSnapshot memory s, Curves memory cv) internal pure returns (Rest memory r) {
+        uint256 collValue = s.collateral.mulDivDown(s.collateralPrice, s.collateralScale);
+        uint256 debtValue = s.debt.mulDivUp(s.debtPrice, s.debtScale);
+        r.equity = s.equity - int256(collValue) + int256(debtValue);
+        r.mmr = s.mmr - _req(cv.coll, collValue, s.collateralMmf) - _req(cv.debt, debtValue, s.debtMmf);
+    }
+
+    /// @dev Equity and MMR after burning `burned` scaled debt units and seizing `seize`, valued as
+    ///      the MarginAccount values them (collateral down, debt and requirements up), and the
+    ///      marginal factors d(v * mmf(v))/dv of the two positions there (WAD).
+    function _after(
+        IMarginAccount.LiquidationSnapshot memory s,
+        Curves memory cv,
+        Rest memory r,
+        uint256 burned,
+        uint256 seize
+    )
+        internal
+        pure
+        returns (int256 equity, uint256 mmr, uint256 collSlope, uint256 debtSlope)
+    {
+        uint256 collValue = (s.collateral - seize).mulDivDown(s.collateralPrice, s.collateralScale);
+        uint256 debtValue = (s.debtScaled - burned).mulDivUp(s.debtIndex, WAD).mulDivUp(s.debtPrice, s.debtScale);
+        // A static asset's curve is all zero: its factor is the snapshot's at any size.
+        uint256 collMmf = cv.coll.base == 0 ? s.collateralMmf : MarginMath.mmf(cv.coll, collValue);
+        uint256 debtMmf = cv.debt.base == 0 ? s.debtMmf : MarginMath.mmf(cv.debt, debtValue);
+        equity = r.equity + int256(collValue) - int256(debtValue);
+        mmr = r.mmr + collValue.mulDivUp(collMmf, WAD) + debtValue.mulDivUp(debtMmf, WAD);
+        collSlope = MarginMath.marginalMmf(cv.coll, collValue, collMmf);
+        debtSlope = MarginMath.marginalMmf(cv.debt, debtValue, debtMmf);
+    }
+
+    /// @dev g(R) = E' - T * MMR' after a liquidation repaying at most R debt tokens at discount d,
+    ///      and the marginal factors there (a repayment that buys all of the collateral counts as
+    ///      reaching the target).
+    function _targetGap(
+        IMarginAccount.LiquidationSnapshot memory s,
+        Curves memory cv,
+        Rest memory r,
+        uint256 d,
+        uint256 target,
+        uint256 amount
+    ) internal pure returns (int256, uint256, uint256) {
+        (uint256 burned, uint256 repay) = LiquidationMath.repayAtMost(s.debtScaled, s.debtIndex, s.debt, amount);
+        uint256 seize = repay.mulDivDown(s.debtPrice, s.debtScale).mulDivDown(WAD, WAD - d).mulDivDown(
+            s.collateralScale, s.collateralPrice
+        );
+        if (seize >= s.collateral) return (1, 0, 0);
+        (int256 equity, uint256 mmr, uint256 cs, uint256 ds) = _after(s, cv, r, burned, seize);
+        return (equity - int256(target.mulDivUp(mmr, WAD)), cs, ds);
+    }
+
+    /// @dev One Newton step from repayment x where g = `g`: x - g / g'(x), in debt tokens, with
+    ///      g'(R) = (T * (collSlope / (1 - d) + debtSlope) - d / (1 - d)) * p_debt / s_debt.
+    ///      Returns type(uint256).max when g' <= 0 (no step).
+    function _newton(
+        IMarginAccount.LiquidationSnapshot memory s,
+        int256 g,
+        uint256 collSlope,
+        uint256 debtSlope,
+        uint256 d,
+        uint256 target,
+        uint256 x
+    ) internal pure returns (uint256) {
+        uint256 keep = WAD - d;
+        uint256 gain = target.mulDivDown(collSlope.mulDivDown(WAD, keep) + debtSlope, WAD);
+        uint256 loss = d.mulDivUp(WAD, keep);
+        if (gain <= loss) return type(uint256).max;
+        uint256 step = (g < 0 ? uint256(-g) : uint256(g)).mulDivDown(WAD, gain - loss).mulDivDown(
+            s.debtScale, s.debtPrice
+        );
+        if (g < 0) return x + step;
+        return step >= x ? 0 : x - step;
+    }
+
+    /// @dev Whether the size term sets either position's factor somewhere below its current value
+    ///      (otherwise MMR falls linearly and the linear cap is exact).
+    function _sized(IMarginAccount.LiquidationSnapshot memory s, Curves memory cv) internal pure returns (bool) {
+        if (cv.coll.threshold == 0 && cv.debt.threshold == 0) return false;
+        uint256 collValue = s.collateral.mulDivDown(s.collateralPrice, s.collateralScale);
+        uint256 debtValue = s.debt.mulDivUp(s.debtPrice, s.debtScale);
+        return !MarginMath.linearBelow(cv.coll, collValue, s.collateralMmf)
+            || !MarginMath.linearBelow(cv.debt, debtValue, s.debtMmf);
+    }
+
+    /// @dev The smallest repayment, within 1/128 above it, that brings the account to
+    ///      targetHealth with size-dependent factors. v * mmf(v) is convex in each position's value
+    ///      (MarginMath), so g(R) = E' - T * MMR' is concave and increasing (while the discount is
+    ///      below its listing bound): a tangent at any point lies above g, so from a point where
+    ///      g >= 0 the tangent's root is a lower bound of the smallest repayment that reaches the
+    ///      target. The first point is the root of g's second-order expansion at 0 (exact for the
+    ///      v^1.5 of the size term up to third order), 3/512 past it (the cubic term makes the
+    ///      expansion fall short); the usual case then needs one
+    ///      exact evaluation (as the MarginAccount will value the account). Otherwise Newton's
+    ///      method continues; `hi`, the linear cap, reaches the target anyway and is the fallback.
+    function _smallestToTarget(
+        IMarginAccount.LiquidationSnapshot memory s,
+        Curves memory cv,
+        uint256 d,
+        uint256 target,
+        uint256 hi
+    )
+        internal
+        pure
+        returns (uint256)
+    {
+        Rest memory r = _rest(s, cv);
+        uint256 x = _quadraticGuess(s, cv, d, target).min(hi);
+        uint256 lo;
+        // A position at the cap with its size term on: v * mmf(v) is not convex at the cap, so a
+        // tangent is no lower bound there; only evaluated points bound the search, which then
+        // goes by regula falsi (Illinois) between them.
+        bool kink = _capped(cv.coll, s.collateralMmf) || _capped(cv.debt, s.debtMmf);
+        int256 flo = s.equity - int256(target.mulDivUp(s.mmr, WAD)); // g(0) < 0
+        int256 fhi; // g(hi) once evaluated (0: not yet)
+        int256 side;
+        for (uint256 i; i < MAX_TARGET_STEPS; ++i) {
+            (int256 g, uint256 cs, uint256 ds) = _targetGap(s, cv, r, d, target, x);
+            if (g >= 0) {
+                (hi, fhi) = (x, g + 1);
+                uint256 t = cs == 0 || kink ? 0 : _newton(s, g, cs, ds, d, target, x); // below the root
+                if (t != type(uint256).max && t > lo) lo = t;
+                if (hi - lo <= hi / TARGET_PRECISION + 1) return hi;
+                if (kink && side == 1) flo /= 2;
+                side = 1;
+                x = kink ? _secant(lo, flo, hi, fhi) : lo + (hi - lo) / 2;
+            } else {
+                (lo, flo) = (x.max(lo), g);
+                if (kink && fhi != 0) {
+                    if (side == -1) fhi = fhi / 2 + 1;
+                    side = -1;
+                    x = _secant(lo, flo, hi, fhi);
+                } else {
+                    uint256 next = _newton(s, g, cs, ds, d, target, x);
+                    if (next >= hi) return hi;
+                    x = next + next / (4 * TARGET_PRECISION) + 1;
+                    if (x >= hi) return hi;
+                }
+            }
+        }
+        return hi;
+    }
+
+    /// @dev The secant's root between (lo, flo < 0) and (hi, fhi > 0), strictly inside (lo, hi).
+    function _secant(uint256 lo, int256 flo, uint256 hi, int256 fhi) internal pure returns (uint256 x) {
+        x = lo + uint256(-flo).mulDivDown(hi - lo, uint256(fhi - flo));
+        if (x <= lo) x = lo + 1;
+        if (x >= hi) x = hi - 1;
+    }
+
+    function _capped(MarginMath.MmfCurve memory c, uint256 mmfAtValue) internal pure returns (bool) {
+        return c.threshold != 0 && mmfAtValue >= c.cap;
+    }
+
+    /// @dev The smaller root of g(0) + g'(0) R - g''(0) R^2 / 2 (values in USD), 3/512 past it, in
+    ///      debt tokens: with f = v * mmf(v), f' = 1.5 mmf and f'' = 0.75 mmf / v where the size
+    ///      term sets mmf (0 elsewhere), g'(0) = T (f'_c / (1 - d) + f'_d) - d / (1 - d) and
+    ///      g''(0) = T (f''_c / (1 - d)^2 + f''_d). 0 when there is no real root (Newton from 0 then).
+    function _quadraticGuess(IMarginAccount.LiquidationSnapshot memory s, Curves memory cv, uint256 d, uint256 target)
+        internal
+        pure
+        returns (uint256)
+    {
+        uint256 keep = WAD - d;
+        uint256 collValue = s.collateral.mulDivDown(s.collateralPrice, s.collateralScale);
+        uint256 debtValue = s.debt.mulDivUp(s.debtPrice, s.debtScale);
+        uint256 cs = MarginMath.marginalMmf(cv.coll, collValue, s.collateralMmf);
+        uint256 ds = MarginMath.marginalMmf(cv.debt, debtValue, s.debtMmf);
+        uint256 gain = target.mulDivDown(cs.mulDivDown(WAD, keep) + ds, WAD);
+        uint256 loss = d.mulDivUp(WAD, keep);
+        if (gain <= loss) return 0;
+        uint256 slope = gain - loss; // g'(0), WAD
+        uint256 shortfall = target.mulDivUp(s.mmr, WAD) - uint256(s.equity); // -g(0) > 0, USD WAD
+        // 2 * (-g(0)) * g''(0), WAD^2 (rounded up: a smaller discriminant, a larger root)
+        uint256 curve;
+        if (cs != s.collateralMmf) {
+            curve = shortfall.mulDivUp(s.collateralMmf * 3 / 2, collValue).mulDivUp(WAD, keep).mulDivUp(WAD, keep);
+        }
+        if (ds != s.debtMmf) curve += shortfall.mulDivUp(s.debtMmf * 3 / 2, debtValue);
+        curve = curve.mulDivUp(target, WAD) * WAD;
+        uint256 sq = slope * slope;
+        if (curve >= sq) return 0;
+        uint256 root = (2 * shortfall).mulDivUp(WAD, slope + FixedPointMathLib.sqrt(sq - curve)); // USD WAD
+        uint256 tokens = root.mulDivUp(s.debtScale, s.debtPrice);
+        return tokens + tokens * 3 / (4 * TARGET_PRECISION) + 2; // the expansion falls short: x^3 term
     }
 
     /// @dev Debt-token repay that brings equity to targetHealth * MMR (rounded up so it is reached,

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IERC20, IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -13,6 +12,8 @@ import {IMarginAccount} from "../interfaces/IMarginAccount.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {WAD} from "./libraries/Constants.sol";
+import {MarginRouter} from "./MarginRouter.sol";
+import {MarginViews} from "./MarginViews.sol";
 import {LiquidationMath} from "./libraries/LiquidationMath.sol";
 import {MathLib} from "./libraries/MathLib.sol";
 
@@ -20,76 +21,21 @@ import {MathLib} from "./libraries/MathLib.sol";
 /// @notice Holds every trader's collateral and debt as signed per-asset balances and enforces the
 ///         initial margin requirement on every risk-increasing action. See IMarginAccount for the
 ///         formulas and units.
-/// @dev Storage of a balance: positive = collateral in token units; negative = scaled debt, where
-///      debt in tokens = ceil(-balance * vault.borrowIndex / WAD). An account is keyed by
-///      `owner << 96 | subId`; the assets it holds are the set bits of a 256-bit mask (bit = asset id).
-///      Per listed asset (by id) one slot, `Market`, holds everything a health check reads for a
-///      collateral (address, decimals, margin factors, discounts, in basis points); a debt also reads
-///      `Lending` (vault, dust floor). Caps sit in a third slot that only deposit and borrow read.
-contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransient {
+/// @dev The account actions and liquidation settlement. Around them, by role:
+///      - MarginViews: balances, `_health` and the liquidation snapshot (and the balance layout);
+///      - MarginConfig: the risk registry's storage and a position's factors (MarginMath);
+///      - MarginRouter: the entry points that run MarginAdmin (registry writes, bounds) by delegatecall.
+contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using MathLib for uint256;
 
-    /// @notice Role allowed to list assets and change margin factors, liquidation parameters and caps.
-    bytes32 public constant RISK_ADMIN_ROLE = keccak256("RISK_ADMIN_ROLE");
     /// @notice Most assets one account may hold at once (bounds the gas of a health check).
     uint256 public constant MAX_ASSETS_PER_ACCOUNT = 8;
-    /// @notice Most assets that can be listed (bits in an account's asset mask).
-    uint256 public constant MAX_LISTED_ASSETS = 256;
-    /// @notice Lowest margin factor an admin may set, WAD.
-    uint256 public constant MIN_MARGIN_FACTOR = 0.005e18; // 0.5%
-    /// @notice Highest margin factor an admin may set, WAD.
-    uint256 public constant MAX_MARGIN_FACTOR = 0.95e18; // 95%
-    /// @notice Most decimals a listed token may have (10**decimals must fit the uint64 scale).
-    uint8 public constant MAX_DECIMALS = 18;
-    /// @notice One basis point in WAD: factors are stored as whole basis points.
-    uint256 public constant BPS = 1e14;
-    /// @dev "No asset" for `_health`'s value report (ids are below MAX_LISTED_ASSETS).
-    uint256 internal constant NO_ASSET = type(uint256).max;
-    /// @notice Lowest minDiscount an admin may set, WAD: the keeper floor must pay something.
-    uint256 public constant MIN_DISCOUNT = BPS; // 0.01%
-    /// @notice Highest maxDiscount an admin may set, WAD (the bound below is usually lower).
-    uint256 public constant MAX_DISCOUNT = 0.5e18; // 50%
 
-    /// @dev Everything a position valuation reads, one slot per asset id. Factors in basis points.
-    struct Market {
-        address asset;
-        uint8 decimals;
-        uint16 imfBps;
-        uint16 mmfBps;
-        uint16 minDiscountBps;
-        uint16 maxDiscountBps;
-    }
-
-    /// @dev What a debt additionally reads: the vault and the dust floor (USD WAD).
-    struct Lending {
-        address vault;
-        uint96 minDebtValue;
-    }
-
-    /// @dev Caps, token units; read by deposit and borrow only.
-    struct Caps {
-        uint128 collateralCap;
-        uint128 debtCap;
-    }
-
-    /// @inheritdoc IMarginAccount
-    IPriceOracle public oracle;
-    /// @inheritdoc IMarginAccount
-    address public liquidator;
-
-    uint256 internal _assetCount;
-    mapping(uint256 id => Market) internal _markets;
-    mapping(uint256 id => Lending) internal _lending;
-    mapping(uint256 id => Caps) internal _caps;
-    /// @dev asset => id + 1 (0 = not listed).
-    mapping(address asset => uint256) internal _idPlusOne;
     /// @inheritdoc IMarginAccount
     mapping(address asset => uint256) public totalCollateral;
     /// @inheritdoc IMarginAccount
     mapping(address owner => mapping(address operator => bool)) public isOperator;
-    mapping(uint256 account => uint256 mask) internal _assetMask;
-    mapping(uint256 account => mapping(uint256 assetId => int256)) internal _balances;
 
     modifier onlyLiquidator() {
         if (msg.sender != liquidator) revert NotLiquidator(msg.sender);
@@ -104,121 +50,6 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         _grantRole(RISK_ADMIN_ROLE, admin);
         oracle = oracle_;
         emit OracleSet(address(oracle_));
-    }
-
-    // ================================================================== admin
-
-    /// @notice Lists `asset`, lent by `vault`, with margin factors (WAD, whole basis points), caps
-    ///         (token units) and liquidation parameters, all in one call: an asset is never listed
-    ///         without the discounts a keeper is paid in.
-    /// @param asset Token to list.
-    /// @param vault Vault of `asset` whose borrower is this contract.
-    /// @param imf Initial margin factor, WAD.
-    /// @param mmf Maintenance margin factor, WAD.
-    /// @param collateralCap Cap on total collateral of `asset`, token units.
-    /// @param debtCap Cap on total borrows of `vault`, token units.
-    /// @param minDiscount Liquidation discount (and keeper floor) on this collateral, WAD (see setLiquidationParams).
-    /// @param maxDiscount Discount cap on this collateral, WAD.
-    /// @param minDebtValue Dust floor of a debt in this asset, USD WAD.
-    function listAsset(
-        address asset,
-        address vault,
-        uint256 imf,
-        uint256 mmf,
-        uint256 collateralCap,
-        uint256 debtCap,
-        uint256 minDiscount,
-        uint256 maxDiscount,
-        uint256 minDebtValue
-    ) external onlyRole(RISK_ADMIN_ROLE) {
-        if (_idPlusOne[asset] != 0) revert AssetAlreadyListed(asset);
-        uint256 id = _assetCount;
-        if (id >= MAX_LISTED_ASSETS) revert TooManyListedAssets();
-        if (IVault(vault).asset() != asset || IVault(vault).marginAccount() != address(this)) {
-            revert VaultMismatch(vault, asset);
-        }
-        uint8 decimals = IERC20Metadata(asset).decimals();
-        if (decimals > MAX_DECIMALS) revert UnsupportedDecimals(asset, decimals);
-        _checkMarginFactors(imf, mmf);
-        _checkLiquidationParams(minDiscount, maxDiscount, minDebtValue);
-        _assetCount = id + 1;
-        _idPlusOne[asset] = id + 1;
-        _markets[id] = Market({
-            asset: asset,
-            decimals: decimals,
-            imfBps: uint16(imf / BPS),
-            mmfBps: uint16(mmf / BPS),
-            minDiscountBps: uint16(minDiscount / BPS),
-            maxDiscountBps: uint16(maxDiscount / BPS)
-        });
-        _lending[id] = Lending({vault: vault, minDebtValue: uint96(minDebtValue)});
-        _caps[id] = Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
-        emit AssetListed(asset, vault, uint8(id), imf, mmf, collateralCap, debtCap);
-        emit LiquidationParamsSet(asset, minDiscount, maxDiscount, minDebtValue);
-        _checkDiscountBounds(); // covers the new asset's cap, and a lower mmf lowers every asset's bound
-    }
-
-    /// @notice Sets the margin factors of a listed asset, within MIN/MAX_MARGIN_FACTOR, mmf < imf,
-    ///         whole basis points; every asset's discount cap must stay below its bound.
-    /// @param asset Listed token.
-    /// @param imf Initial margin factor, WAD.
-    /// @param mmf Maintenance margin factor, WAD.
-    function setMarginFactors(address asset, uint256 imf, uint256 mmf) external onlyRole(RISK_ADMIN_ROLE) {
-        Market storage m = _markets[_id(asset)];
-        _checkMarginFactors(imf, mmf);
-        m.imfBps = uint16(imf / BPS);
-        m.mmfBps = uint16(mmf / BPS);
-        emit MarginFactorsSet(asset, imf, mmf);
-        _checkDiscountBounds();
-    }
-
-    /// @notice Sets the liquidation parameters of a listed asset.
-    /// @param asset Listed token.
-    /// @param minDiscount Discount on this collateral when health is just below 1, and the keeper
-    ///        floor the insurance fund tops up to below it, WAD, whole basis points, >= MIN_DISCOUNT.
-    /// @param maxDiscount Discount cap on this collateral, WAD, whole basis points, <= MAX_DISCOUNT;
-    ///        must stay below (mmf + minMmf) / (1 + minMmf) (DiscountAboveBound).
-    /// @param minDebtValue Dust floor of a debt in this asset, USD WAD (below 2**96).
-    function setLiquidationParams(address asset, uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue)
-        external
-        onlyRole(RISK_ADMIN_ROLE)
-    {
-        uint256 id = _id(asset);
-        _checkLiquidationParams(minDiscount, maxDiscount, minDebtValue);
-        Market storage m = _markets[id];
-        uint256 bound = _discountBound(m.mmfBps, _minMmfBps());
-        if (maxDiscount >= bound) revert DiscountAboveBound(asset, maxDiscount, bound);
-        m.minDiscountBps = uint16(minDiscount / BPS);
-        m.maxDiscountBps = uint16(maxDiscount / BPS);
-        _lending[id].minDebtValue = uint96(minDebtValue);
-        emit LiquidationParamsSet(asset, minDiscount, maxDiscount, minDebtValue);
-    }
-
-    /// @notice Sets the caps of a listed asset (token units, below 2**128). Lowering a cap never
-    ///         forces anyone out.
-    /// @param asset Listed token.
-    /// @param collateralCap Cap on total collateral.
-    /// @param debtCap Cap on total borrows.
-    function setCaps(address asset, uint256 collateralCap, uint256 debtCap) external onlyRole(RISK_ADMIN_ROLE) {
-        _caps[_id(asset)] =
-            Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
-        emit CapsSet(asset, collateralCap, debtCap);
-    }
-
-    /// @notice Replaces the price oracle.
-    /// @param oracle_ New IPriceOracle.
-    function setOracle(IPriceOracle oracle_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (address(oracle_) == address(0)) revert ZeroAddress();
-        oracle = oracle_;
-        emit OracleSet(address(oracle_));
-    }
-
-    /// @notice Replaces the Liquidator (the pricing engine allowed to settle liquidations).
-    /// @param liquidator_ New Liquidator.
-    function setLiquidator(address liquidator_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (liquidator_ == address(0)) revert ZeroAddress();
-        liquidator = liquidator_;
-        emit LiquidatorSet(liquidator_);
     }
 
     // ================================================================== account actions
@@ -605,250 +436,6 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         _assetMask[account] = 0;
     }
 
-    // ================================================================== views
-
-    /// @inheritdoc IMarginAccount
-    function listedAssets() external view returns (address[] memory assets) {
-        uint256 n = _assetCount;
-        assets = new address[](n);
-        for (uint256 id; id < n; ++id) {
-            assets[id] = _markets[id].asset;
-        }
-    }
-
-    /// @inheritdoc IMarginAccount
-    function assetConfig(address asset) external view returns (AssetConfig memory cfg) {
-        uint256 idPlusOne = _idPlusOne[asset];
-        if (idPlusOne == 0) return cfg;
-        uint256 id = idPlusOne - 1;
-        Market memory m = _markets[id];
-        Lending memory l = _lending[id];
-        Caps memory c = _caps[id];
-        cfg = AssetConfig({
-            vault: l.vault,
-            id: uint8(id),
-            listed: true,
-            scale: uint64(10 ** m.decimals),
-            imf: uint64(m.imfBps * BPS),
-            mmf: uint64(m.mmfBps * BPS),
-            collateralCap: c.collateralCap,
-            debtCap: c.debtCap,
-            minDiscount: uint64(m.minDiscountBps * BPS),
-            maxDiscount: uint64(m.maxDiscountBps * BPS),
-            minDebtValue: l.minDebtValue
-        });
-    }
-
-    /// @notice Highest maxDiscount `asset` may have now, WAD (exclusive): (mmf + minMmf) / (1 + minMmf).
-    /// @param asset Listed token.
-    function discountBound(address asset) external view returns (uint256) {
-        return _discountBound(_markets[_id(asset)].mmfBps, _minMmfBps());
-    }
-
-    /// @inheritdoc IMarginAccount
-    function rawBalance(address owner, uint96 subId, address asset) external view returns (int256) {
-        return _balances[_key(owner, subId)][_id(asset)];
-    }
-
-    /// @inheritdoc IMarginAccount
-    function balanceOf(address owner, uint96 subId, address asset) external view returns (int256) {
-        uint256 id = _id(asset);
-        int256 balance = _balances[_key(owner, subId)][id];
-        if (balance >= 0) return balance;
-        return -int256(uint256(-balance).mulDivUp(IVault(_lending[id].vault).borrowIndex(), WAD));
-    }
-
-    /// @inheritdoc IMarginAccount
-    function accountAssets(address owner, uint96 subId) external view returns (address[] memory assets) {
-        uint256 mask = _assetMask[_key(owner, subId)];
-        assets = new address[](_popcount(mask));
-        uint256 n;
-        for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1) assets[n++] = _markets[id].asset;
-            mask >>= 1;
-        }
-    }
-
-    /// @inheritdoc IMarginAccount
-    function accountHealth(address owner, uint96 subId)
-        external
-        view
-        returns (int256 equity, uint256 imr, uint256 mmr, uint256 health)
-    {
-        (equity, imr, mmr,) = _health(_key(owner, subId), NO_ASSET);
-        if (mmr == 0) health = type(uint256).max;
-        else if (equity > 0) health = uint256(equity).mulDivDown(WAD, mmr);
-    }
-
-    /// @inheritdoc IMarginAccount
-    function isLiquidatable(address owner, uint96 subId) external view returns (bool) {
-        (int256 equity,, uint256 mmr,) = _health(_key(owner, subId), NO_ASSET);
-        return equity < int256(mmr);
-    }
-
-    /// @inheritdoc IMarginAccount
-    function liquidationSnapshot(address owner, uint96 subId, address debtAsset, address collateralAsset)
-        external
-        view
-        returns (LiquidationSnapshot memory snap)
-    {
-        PriceCache memory cache; // empty: a single account reads each price once anyway
-        _liquidationSnapshot(snap, _key(owner, subId), debtAsset, collateralAsset, oracle, cache);
-    }
-
-    /// @dev Fills `snap` for one account in one pass (its accumulators are reset, so a batch reuses
-    ///      one struct). Values and requirements are rounded exactly as `_health` rounds them.
-    ///      An unlisted asset reverts AssetNotListed.
-    function _liquidationSnapshot(
-        LiquidationSnapshot memory snap,
-        uint256 account,
-        address debtAsset,
-        address collateralAsset,
-        IPriceOracle oracle_,
-        PriceCache memory cache
-    ) internal view {
-        (snap.equity, snap.mmr, snap.debt, snap.collateral) = (0, 0, 0, 0);
-        (snap.collateralAssets, snap.debtScaled) = (0, 0);
-        uint256 mask = _assetMask[account];
-        for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1) {
-                Market memory m = _markets[id];
-                int256 balance = _balances[account][id];
-                uint256 price = _price(oracle_, m.asset, id, cache);
-                uint256 scale = 10 ** m.decimals;
-                uint256 mmf = uint256(m.mmfBps) * BPS;
-                if (balance > 0) {
-                    uint256 value = uint256(balance).mulDivDown(price, scale);
-                    snap.equity += int256(value);
-                    snap.mmr += value.mulDivUp(mmf, WAD);
-                    ++snap.collateralAssets;
-                    if (m.asset == collateralAsset) {
-                        (snap.collateral, snap.collateralPrice, snap.collateralScale) = (uint256(balance), price, scale);
-                        (snap.collateralMmf, snap.collateralId) = (mmf, id);
-                        (snap.minDiscount, snap.maxDiscount) =
-                            (uint256(m.minDiscountBps) * BPS, uint256(m.maxDiscountBps) * BPS);
-                    }
-                } else {
-                    Lending memory l = _lending[id];
-                    uint256 index;
-                    if (m.asset == debtAsset && cache.indexes.length == 0) {
-                        (index, snap.insuranceFund) = IVault(l.vault).indexAndInsurance();
-                    } else {
-                        index = _borrowIndex(l.vault, id, cache);
-                    }
-                    uint256 tokens = uint256(-balance).mulDivUp(index, WAD);
-                    uint256 value = tokens.mulDivUp(price, scale);
-                    snap.equity -= int256(value);
-                    snap.mmr += value.mulDivUp(mmf, WAD);
-                    if (m.asset == debtAsset) {
-                        (snap.debt, snap.debtPrice, snap.debtScale, snap.debtMmf) = (tokens, price, scale, mmf);
-                        (snap.minDebtValue, snap.debtIndex, snap.debtId) = (l.minDebtValue, index, id);
-                        snap.debtScaled = uint256(-balance);
-                    }
-                }
-            }
-            mask >>= 1;
-        }
-        // Not held: say whether the asset is listed at all (only on this path, to keep liquidations cheap).
-        if (snap.debt == 0) _id(debtAsset);
-        if (snap.collateral == 0) _id(collateralAsset);
-    }
-
-    /// @dev Prices and borrow indexes already read in this call, by asset id (0 = not read yet).
-    ///      Empty arrays disable the cache.
-    struct PriceCache {
-        uint256[] prices;
-        uint256[] indexes;
-    }
-
-    function _price(IPriceOracle oracle_, address asset, uint256 id, PriceCache memory cache)
-        internal
-        view
-        returns (uint256 price)
-    {
-        if (cache.prices.length == 0) {
-            (price,) = oracle_.price(asset);
-            return price;
-        }
-        price = cache.prices[id];
-        if (price == 0) {
-            (price,) = oracle_.price(asset);
-            cache.prices[id] = price;
-        }
-    }
-
-    function _borrowIndex(address vault, uint256 id, PriceCache memory cache) internal view returns (uint256 index) {
-        if (cache.indexes.length == 0) return IVault(vault).borrowIndex();
-        index = cache.indexes[id];
-        if (index == 0) {
-            index = IVault(vault).borrowIndex();
-            cache.indexes[id] = index;
-        }
-    }
-
-    // ================================================================== internal: health
-
-    /// @dev Equity, IMR and MMR of an account, in USD WAD, and the value of its position in asset
-    ///      `valueId` (NO_ASSET for none). Reads each asset's price once. Collateral values round
-    ///      down; debt tokens, debt values and requirements round up.
-    function _health(uint256 account, uint256 valueId)
-        internal
-        view
-        returns (int256 equity, uint256 imr, uint256 mmr, uint256 idValue)
-    {
-        uint256 mask = _assetMask[account];
-        IPriceOracle oracle_ = oracle; // one storage read per health check
-        for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1) {
-                Market memory m = _markets[id];
-                int256 balance = _balances[account][id];
-                (uint256 price,) = oracle_.price(m.asset);
-                uint256 scale = 10 ** m.decimals;
-                uint256 value;
-                if (balance > 0) {
-                    value = uint256(balance).mulDivDown(price, scale);
-                    equity += int256(value);
-                } else {
-                    uint256 index = IVault(_lending[id].vault).borrowIndex();
-                    value = uint256(-balance).mulDivUp(index, WAD).mulDivUp(price, scale);
-                    equity -= int256(value);
-                }
-                if (id == valueId) idValue = value;
-                imr += value.mulDivUp(uint256(m.imfBps) * BPS, WAD);
-                mmr += value.mulDivUp(uint256(m.mmfBps) * BPS, WAD);
-            }
-            mask >>= 1;
-        }
-    }
-
-    /// @dev E >= IMR, checked only when the account owes something: with no debt, E >= IMR holds at
-    ///      any positive prices because every imf < 1, so no price is read (and none can block it).
-    function _requireInitialMarginIfIndebted(uint256 account) internal view {
-        if (!_hasDebt(account)) return;
-        (int256 equity, uint256 imr,,) = _health(account, NO_ASSET);
-        if (equity < int256(imr)) revert InsufficientMargin(equity, imr);
-    }
-
-    /// @dev Whether the account owes anything.
-    function _hasDebt(uint256 account) internal view returns (bool) {
-        uint256 mask = _assetMask[account];
-        for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1 && _balances[account][id] < 0) return true;
-            mask >>= 1;
-        }
-        return false;
-    }
-
-    /// @dev Whether the account holds any collateral.
-    function _hasCollateral(uint256 account) internal view returns (bool) {
-        uint256 mask = _assetMask[account];
-        for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1 && _balances[account][id] > 0) return true;
-            mask >>= 1;
-        }
-        return false;
-    }
-
     // ================================================================== internal: balances
 
     /// @dev A repayment worked out before anything moves: the vault, the scaled debt left and the
@@ -930,71 +517,10 @@ contract MarginAccount is IMarginAccount, AccessControl, ReentrancyGuardTransien
         }
     }
 
-    // ================================================================== internal: risk parameters
-
-    /// @dev Every asset's maxDiscount must stay below its bound (after an mmf fell or an asset was listed).
-    function _checkDiscountBounds() internal view {
-        uint256 n = _assetCount;
-        uint256 minMmf = _minMmfBps();
-        for (uint256 id; id < n; ++id) {
-            Market storage m = _markets[id];
-            uint256 maxDiscount = m.maxDiscountBps * BPS;
-            uint256 bound = _discountBound(m.mmfBps, minMmf);
-            if (maxDiscount >= bound) revert DiscountAboveBound(m.asset, maxDiscount, bound);
-        }
-    }
-
-    /// @dev Lowest maintenance factor of any listed asset, basis points.
-    function _minMmfBps() internal view returns (uint256 minMmf) {
-        uint256 n = _assetCount;
-        minMmf = type(uint256).max;
-        for (uint256 id; id < n; ++id) {
-            minMmf = MathLib.min(minMmf, _markets[id].mmfBps);
-        }
-    }
-
-    /// @dev (mmf + minMmf) / (1 + minMmf) in WAD, rounded down: the discount at which seizing
-    ///      collateral of this asset against the lowest-mmf debt stops reducing MMR - equity.
-    function _discountBound(uint256 mmfBps, uint256 minMmfBps) internal pure returns (uint256) {
-        return ((mmfBps + minMmfBps) * BPS).mulDivDown(WAD, WAD + minMmfBps * BPS);
-    }
-
     // ================================================================== internal: helpers
 
     function _authorize(address owner) internal view {
         if (msg.sender != owner && !isOperator[owner][msg.sender]) revert NotAuthorized(msg.sender, owner);
     }
 
-    /// @dev Id of a listed asset; reverts AssetNotListed otherwise.
-    function _id(address asset) internal view returns (uint256) {
-        uint256 idPlusOne = _idPlusOne[asset];
-        if (idPlusOne == 0) revert AssetNotListed(asset);
-        return idPlusOne - 1;
-    }
-
-    function _checkMarginFactors(uint256 imf, uint256 mmf) internal pure {
-        if (
-            mmf < MIN_MARGIN_FACTOR || imf > MAX_MARGIN_FACTOR || mmf >= imf || imf % BPS != 0 || mmf % BPS != 0
-        ) revert InvalidMarginFactors(imf, mmf);
-    }
-
-    function _checkLiquidationParams(uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue) internal pure {
-        if (
-            minDiscount < MIN_DISCOUNT || minDiscount > maxDiscount || maxDiscount > MAX_DISCOUNT
-                || minDiscount % BPS != 0 || maxDiscount % BPS != 0 || minDebtValue > type(uint96).max
-        ) revert InvalidLiquidationParams(minDiscount, maxDiscount, minDebtValue);
-    }
-
-    /// @dev Account key: owner in the high 160 bits, sub-account id in the low 96.
-    function _key(address owner, uint96 subId) internal pure returns (uint256) {
-        return (uint256(uint160(owner)) << 96) | subId;
-    }
-
-    function _popcount(uint256 mask) internal pure returns (uint256 n) {
-        // Kernighan: each step clears the lowest set bit.
-        while (mask != 0) {
-            mask &= mask - 1;
-            ++n;
-        }
-    }
 }

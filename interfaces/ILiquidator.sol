@@ -61,6 +61,21 @@ interface ILiquidator is ILiquidationEngine {
     /// @param mmr USD WAD.
     /// @param health equity / MMR, WAD (0 if equity <= 0, type(uint256).max if MMR = 0).
     /// @param pairs One entry per (debt asset, collateral asset) pair the account holds.
+    /// @notice Why a position's margin factors are what they are (factors WAD, values USD WAD).
+    /// @param value |balance * price| of the position (collateral rounded down, debt up).
+    /// @param sizeMultiplier s = max(1, sqrt(value / sizeThreshold)), WAD.
+    /// @param imf Initial factor: min(imfCap, mmfInitial * imfBase / mmfBase).
+    /// @param mmfInitial min(mmfCap, max(mmfBase * s, floorInitial)).
+    /// @param mmf Maintenance factor liquidations use: min(mmfCap, max(mmfBaseLiquidation * s, floorLiquidation)).
+    struct PositionMargin {
+        uint256 value;
+        uint256 sizeMultiplier;
+        uint256 imf;
+        uint256 mmfInitial;
+        uint256 mmf;
+        IMarginAccount.MarginCurve curve;
+    }
+
     struct AccountLens {
         bool liquidatable;
         int256 equity;
@@ -148,6 +163,13 @@ interface ILiquidator is ILiquidationEngine {
         address collateralAsset,
         uint256 minSeizedPerRepaid
     ) external returns (uint256 repaidTotal, uint256 seizedTotal, uint256 liquidated);
+
+    /// @notice The margin factors of one position of an account now, and the curve they come from:
+    ///         base, size multiplier, volatility floors, ramps, effective imf and mmf.
+    function positionMargin(address owner, uint96 subId, address asset)
+        external
+        view
+        returns (PositionMargin memory);
 
     /// @notice For each target: liquidatable, equity, MMR, health and, per (debt, collateral) pair,
     ///         the largest liquidation `liquidate` would do now, computed by the same code.

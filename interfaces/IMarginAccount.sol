@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IPriceOracle} from "./IPriceOracle.sol";
+import {IMarginConfig} from "./IMarginConfig.sol";
 
 /// @title IMarginAccount
 /// @notice Cross-margin accounts of signed per-asset balances. An account is (owner, subId); each
@@ -13,35 +13,7 @@ import {IPriceOracle} from "./IPriceOracle.sol";
 ///        initial margin requirement     IMR = sum(|b_i * p_i| * imf_i)
 ///        maintenance margin requirement MMR = sum(|b_i * p_i| * mmf_i)
 ///      Collateral values round down, debt values and requirements round up (protocol's favour).
-interface IMarginAccount {
-    /// @notice Risk configuration of a listed asset (all factors WAD; stored in basis points).
-    /// @param vault ERC-4626 vault that lends this asset.
-    /// @param id Index of the asset in the listing order (bit position in an account's asset mask).
-    /// @param listed True once listed.
-    /// @param scale 10**decimals of the token.
-    /// @param imf Initial margin factor, WAD.
-    /// @param mmf Maintenance margin factor, WAD (0 < mmf < imf < 1).
-    /// @param collateralCap Maximum total collateral of this asset over all accounts, token units.
-    /// @param debtCap Maximum total borrows of the vault by this MarginAccount, token units.
-    /// @param minDiscount Liquidation discount on this asset as collateral when health is just
-    ///        below 1, WAD.
-    /// @param maxDiscount Cap of the liquidation discount on this asset as collateral, WAD.
-    /// @param minDebtValue Dust floor: no borrow, repayment, transfer or liquidation may leave a debt
-    ///        of this asset worth less, USD WAD (docs/liquidation.md for the liquidation exceptions).
-    struct AssetConfig {
-        address vault;
-        uint8 id;
-        bool listed;
-        uint64 scale;
-        uint64 imf;
-        uint64 mmf;
-        uint128 collateralCap;
-        uint128 debtCap;
-        uint64 minDiscount;
-        uint64 maxDiscount;
-        uint96 minDebtValue;
-    }
-
+interface IMarginAccount is IMarginConfig {
     /// @notice What the Liquidator needs to price one liquidation of (debt asset, collateral asset),
     ///         read in one pass over the account.
     /// @param equity Account equity, USD WAD (negative when insolvent).
@@ -64,6 +36,10 @@ interface IMarginAccount {
     /// @param debtScaled Scaled debt of the account in the debt asset (debt = ceil(debtScaled * debtIndex / 1e18)).
     /// @param insuranceFund Insurance fund of the debt asset's vault, accrued to now, token units (in a
     ///        batch: what is left of it after the batch's earlier liquidations).
+    /// @param debtCurve Maintenance curve of the debt asset liquidations use now, packed
+    ///        (MarginMath.pack; debtMmf is its value at the debt's current size); 0 for a static
+    ///        asset (mmf = debtMmf at any size).
+    /// @param collateralCurve Maintenance curve of the collateral asset (collateralMmf likewise).
     struct LiquidationSnapshot {
         int256 equity;
         uint256 mmr;
@@ -84,7 +60,11 @@ interface IMarginAccount {
         uint256 collateralAssets;
         uint256 debtScaled;
         uint256 insuranceFund;
+        uint256 debtCurve;
+        uint256 collateralCurve;
     }
+
+
 
     /// @notice An account: (owner, sub-account id).
     struct AccountId {
@@ -150,26 +130,6 @@ interface IMarginAccount {
     // ------------------------------------------------------------------ errors
     /// @notice The action would leave equity below the initial margin requirement.
     error InsufficientMargin(int256 equity, uint256 required);
-    /// @notice The asset is not listed.
-    error AssetNotListed(address asset);
-    /// @notice The asset is already listed.
-    error AssetAlreadyListed(address asset);
-    /// @notice No more assets can be listed (the account asset mask has 256 bits).
-    error TooManyListedAssets();
-    /// @notice Tokens with more than MAX_DECIMALS decimals are not supported.
-    error UnsupportedDecimals(address asset, uint8 decimals);
-    /// @notice The vault's asset or MarginAccount does not match.
-    error VaultMismatch(address vault, address asset);
-    /// @notice Margin factors outside 0 < MIN_MARGIN_FACTOR <= mmf < imf <= MAX_MARGIN_FACTOR < 1,
-    ///         or not a whole number of basis points (multiples of 1e14).
-    error InvalidMarginFactors(uint256 imf, uint256 mmf);
-    /// @notice Discounts not whole basis points, outside MIN_DISCOUNT <= minDiscount <= maxDiscount
-    ///         <= MAX_DISCOUNT, or minDebtValue above 2**96 - 1.
-    error InvalidLiquidationParams(uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue);
-    /// @notice The discount cap of `asset` reaches the discount at which a liquidation would lower
-    ///         an account's health: maxDiscount must stay below (mmf + minMmf) / (1 + minMmf), where
-    ///         minMmf is the lowest maintenance factor of any listed asset.
-    error DiscountAboveBound(address asset, uint256 maxDiscount, uint256 bound);
     /// @notice The callback of a flash liquidation went to an address with no code.
     error CallbackToNonContract(address liquidator);
     /// @notice `caller` may not act for `owner`'s accounts.
@@ -178,8 +138,6 @@ interface IMarginAccount {
     error NotLiquidator(address caller);
     /// @notice Amount must be non-zero.
     error ZeroAmount();
-    /// @notice Address must be non-zero.
-    error ZeroAddress();
     /// @notice Withdrawal or transfer above the account's collateral in that asset.
     error InsufficientCollateral(address asset, uint256 collateral, uint256 requested);
     /// @notice Borrowing an asset the account holds as collateral; withdraw it instead.
@@ -266,28 +224,8 @@ interface IMarginAccount {
     event BadDebtWrittenOff(
         address indexed owner, uint96 indexed subId, address indexed asset, uint256 amount, uint256 covered, uint256 socialized
     );
-    /// @notice `asset` was listed with its vault, margin factors and caps.
-    event AssetListed(address indexed asset, address indexed vault, uint8 id, uint256 imf, uint256 mmf, uint256 collateralCap, uint256 debtCap);
-    /// @notice Margin factors of `asset` changed.
-    event MarginFactorsSet(address indexed asset, uint256 imf, uint256 mmf);
-    /// @notice Liquidation parameters of `asset` changed (discounts WAD, dust floor USD WAD).
-    event LiquidationParamsSet(address indexed asset, uint256 minDiscount, uint256 maxDiscount, uint256 minDebtValue);
-    /// @notice Caps of `asset` changed (token units).
-    event CapsSet(address indexed asset, uint256 collateralCap, uint256 debtCap);
-    /// @notice The price oracle changed.
-    event OracleSet(address indexed oracle);
-    /// @notice The Liquidator changed.
-    event LiquidatorSet(address indexed liquidator);
 
     // ------------------------------------------------------------------ views
-    /// @notice Price source.
-    function oracle() external view returns (IPriceOracle);
-    /// @notice The only address allowed to settle liquidations and write off bad debt.
-    function liquidator() external view returns (address);
-    /// @notice Listed assets, in listing order (index = asset id).
-    function listedAssets() external view returns (address[] memory);
-    /// @notice Risk configuration of `asset`.
-    function assetConfig(address asset) external view returns (AssetConfig memory);
     /// @notice Total collateral of `asset` held for all accounts, token units.
     function totalCollateral(address asset) external view returns (uint256);
     /// @notice Whether `operator` may act for all of `owner`'s sub-accounts.
@@ -344,6 +282,7 @@ interface IMarginAccount {
     function transfer(address owner, uint96 fromSubId, uint96 toSubId, address asset, uint256 amount) external;
     /// @notice Approves or revokes `operator` for all of the caller's sub-accounts.
     function setOperator(address operator, bool approved) external;
+
 
     // ------------------------------------------------------------------ Liquidator only
     /// @notice Liquidates one account: takes its snapshot, has the Liquidator (the engine) price it

@@ -59,6 +59,31 @@ class AssetSpec:
 
 
 @dataclass(frozen=True)
+class DynamicAsset:
+    """Dynamic margin of one asset: size threshold (USD WAD, 0 = off), ramp period (s), stale floor
+    (WAD, 0 = no volatility floor) and the initial sigma the VolatilityOracle starts from (WAD)."""
+
+    size_threshold: int
+    ramp_period: int
+    stale_floor: int
+    sigma: int
+
+
+@dataclass(frozen=True)
+class DynamicMargin:
+    """The dynamic-margin model: caps (WAD), volatility multiplier k (WAD), horizon, sigma max age
+    and EWMA time constant tau (seconds), and per-asset settings by symbol."""
+
+    mmf_cap: int
+    imf_cap: int
+    k: int
+    horizon: int
+    max_sigma_age: int
+    tau: int
+    assets: dict[str, DynamicAsset]
+
+
+@dataclass(frozen=True)
 class SolventConfig:
     network: str
     mocks: bool
@@ -66,6 +91,7 @@ class SolventConfig:
     insurance_share: int  # share of the liquidation discount paid to the insurance fund, WAD
     target_health: int  # health a partial liquidation restores, WAD
     assets: tuple[AssetSpec, ...]
+    dynamic_margin: DynamicMargin | None = None
 
     def asset(self, symbol: str) -> AssetSpec:
         for spec in self.assets:
@@ -119,6 +145,32 @@ def _asset(raw: dict[str, Any], mocks: bool, index: int) -> AssetSpec:
     )
 
 
+def _dynamic_margin(raw: dict[str, Any], symbols: set[str]) -> DynamicMargin:
+    where = "dynamic_margin"
+    assets: dict[str, DynamicAsset] = {}
+    for symbol, a in (_require(raw, "assets", where) or {}).items():
+        if symbol not in symbols:
+            raise ConfigError(f"{where}.assets: {symbol!r} is not a listed asset")
+        at = f"{where}.assets.{symbol}"
+        assets[str(symbol)] = DynamicAsset(
+            size_threshold=to_wad(a.get("size_threshold", "0")),
+            ramp_period=int(a.get("ramp_period", 0)),
+            stale_floor=to_wad(a.get("stale_floor", "0")),
+            sigma=to_wad(
+                a.get("sigma", "0") if "stale_floor" not in a else _require(a, "sigma", at)
+            ),
+        )
+    return DynamicMargin(
+        mmf_cap=to_wad(_require(raw, "mmf_cap", where)),
+        imf_cap=to_wad(_require(raw, "imf_cap", where)),
+        k=to_wad(_require(raw, "k", where)),
+        horizon=int(_require(raw, "horizon", where)),
+        max_sigma_age=int(_require(raw, "max_sigma_age", where)),
+        tau=int(_require(raw, "tau", where)),
+        assets=assets,
+    )
+
+
 def load_config(path: Path | str = DEFAULT_CONFIG) -> SolventConfig:
     """Read and validate a deployment configuration file."""
     path = Path(path)
@@ -141,4 +193,9 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> SolventConfig:
         insurance_share=to_wad(_require(liquidation, "insurance_share", "liquidation")),
         target_health=to_wad(_require(liquidation, "target_health", "liquidation")),
         assets=assets,
+        dynamic_margin=(
+            _dynamic_margin(data["dynamic_margin"], {a.symbol for a in assets})
+            if data.get("dynamic_margin")
+            else None
+        ),
     )

@@ -1,6 +1,7 @@
 """Deploy the whole Solvent system with ape and record it in a deployment file.
 
-Order: oracle -> MarginAccount -> one Vault per asset -> list assets -> Liquidator -> wire.
+Order: oracle -> MarginAccount -> one Vault per asset -> list assets -> Liquidator -> wire, then
+(when the config has a ``dynamic_margin`` section) VolatilityOracle -> model -> per-asset settings.
 With ``config.mocks`` (local chains) it first deploys mock tokens and mock Chainlink-style feeds.
 """
 
@@ -8,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ape import chain, project
 
-from solvent.config import AssetSpec, RateModel, SolventConfig
+from solvent.config import AssetSpec, DynamicAsset, DynamicMargin, RateModel, SolventConfig
 
 Log = Callable[[str], None]
 
@@ -47,6 +48,7 @@ class Deployment:
     margin_account: Any
     liquidator: Any
     assets: dict[str, DeployedAsset] = field(default_factory=dict)
+    volatility_oracle: Any = None
 
     def asset(self, symbol: str) -> DeployedAsset:
         try:
@@ -66,11 +68,21 @@ class Deployment:
                 "ChainlinkOracle": self.oracle.address,
                 "MarginAccount": self.margin_account.address,
                 "Liquidator": self.liquidator.address,
+                **(
+                    {"VolatilityOracle": self.volatility_oracle.address}
+                    if self.volatility_oracle is not None
+                    else {}
+                ),
             },
             "liquidation": {
                 "insurance_share_wad": str(self.config.insurance_share),
                 "target_health_wad": str(self.config.target_health),
             },
+            "dynamic_margin": (
+                asdict(self.config.dynamic_margin)
+                if self.config.dynamic_margin is not None and self.volatility_oracle is not None
+                else None
+            ),
             "assets": {
                 a.symbol: {
                     "token": a.token.address,
@@ -104,8 +116,14 @@ def _quiet(_: str) -> None:
     return None
 
 
-def deploy_system(config: SolventConfig, deployer: Any, log: Log = _quiet) -> Deployment:
-    """Deploy and wire every contract; returns handles. `deployer` is an ape account."""
+def deploy_system(
+    config: SolventConfig, deployer: Any, log: Log = _quiet, *, dynamic: bool = True
+) -> Deployment:
+    """Deploy and wire every contract; returns handles. `deployer` is an ape account. With
+    `dynamic` and a ``dynamic_margin`` config section, dynamic margin is switched on too (without
+    it the deployment's config records none)."""
+    if not dynamic:
+        config = replace(config, dynamic_margin=None)
     tokens: dict[str, Any] = {}
     feeds: dict[str, Any] = {}
     for spec in config.assets:
@@ -168,7 +186,28 @@ def deploy_system(config: SolventConfig, deployer: Any, log: Log = _quiet) -> De
     margin_account.setLiquidator(liquidator, sender=deployer)
     deployment.liquidator = liquidator
     log(f"Liquidator {liquidator.address} wired")
+    if dynamic and config.dynamic_margin is not None:
+        enable_dynamic_margin(deployment, config.dynamic_margin, deployer, log)
     return deployment
+
+
+def enable_dynamic_margin(
+    deployment: Deployment, dm: DynamicMargin, deployer: Any, log: Log = _quiet
+) -> Any:
+    """Deploy the VolatilityOracle, set the model and each configured asset's size threshold,
+    ramp and stale floor, and start tracking its volatility. Returns the VolatilityOracle."""
+    ma = deployment.margin_account
+    vol = project.VolatilityOracle.deploy(ma, deployer, dm.tau, sender=deployer)
+    ma.setVolatilityOracle(vol, sender=deployer)
+    ma.setMarginModel(dm.mmf_cap, dm.imf_cap, dm.k, dm.horizon, dm.max_sigma_age, sender=deployer)
+    for symbol, a in dm.assets.items():
+        token = deployment.asset(symbol).token
+        ma.setDynamicParams(token, a.size_threshold, a.ramp_period, a.stale_floor, sender=deployer)
+        if a.stale_floor != 0:
+            vol.track(token, a.sigma, sender=deployer)
+    deployment.volatility_oracle = vol
+    log(f"VolatilityOracle {vol.address}: dynamic margin on for {', '.join(dm.assets)}")
+    return vol
 
 
 class DeploymentFileError(ValueError):
@@ -200,6 +239,15 @@ def load_deployment(path: Path | str) -> Deployment:
             spec["rate_model"] = RateModel(**spec["rate_model"])
             specs.append(AssetSpec(**spec))
         liquidation = data["liquidation"]
+        dm = data.get("dynamic_margin")
+        dynamic_margin = (
+            DynamicMargin(
+                **{k: int(v) for k, v in dm.items() if k != "assets"},
+                assets={sym: DynamicAsset(**a) for sym, a in dm["assets"].items()},
+            )
+            if dm
+            else None
+        )
         config = SolventConfig(
             network=str(data["network"]),
             mocks=bool(data.get("mocks", False)),
@@ -207,6 +255,7 @@ def load_deployment(path: Path | str) -> Deployment:
             insurance_share=int(liquidation["insurance_share_wad"]),
             target_health=int(liquidation["target_health_wad"]),
             assets=tuple(specs),
+            dynamic_margin=dynamic_margin,
         )
     except (KeyError, TypeError, ValueError) as err:
         raise DeploymentFileError(
@@ -218,6 +267,11 @@ def load_deployment(path: Path | str) -> Deployment:
         oracle=project.ChainlinkOracle.at(contracts["ChainlinkOracle"]),
         margin_account=project.MarginAccount.at(contracts["MarginAccount"]),
         liquidator=project.Liquidator.at(contracts["Liquidator"]),
+        volatility_oracle=(
+            project.VolatilityOracle.at(contracts["VolatilityOracle"])
+            if "VolatilityOracle" in contracts
+            else None
+        ),
     )
     for spec, (symbol, raw) in zip(specs, raw_assets.items(), strict=True):
         deployment.assets[symbol] = DeployedAsset(

@@ -22,6 +22,13 @@ prices USDC $1, WBTC $60,000, WETH $3,000; every figure is one transaction's `ga
     liquidate_flash_1x1    a flash liquidation (FlashKeeper, callback that pays from inventory)
     liquidate_8_assets     an account holding 7 collateral assets and a USDC debt, WETH seized
     liquidate_bad_debt     ETH falls to $1,000; keeper takes trader3's last WETH, debt written off
+    borrow_dynamic, liquidate_partial_1x1_dynamic
+                           a fresh deployment with config/local.yaml's dynamic margin (volatility
+                           floor, ramps, sigma just poked; size thresholds of millions): a trader
+                           with 10 WETH borrows 20,000 USDC, ETH falls to $2,150, a partial liquidation
+    borrow_sized, liquidate_partial_1x1_sized
+                           the same with $10,000 size thresholds on WETH and USDC (ETH to $2,200):
+                           size term and the liquidation's target search active on both sides
 
 Five extra mock assets (X1..X5, copies of WETH's parameters) are listed so that an account can
 hold 8 assets. Blocks are one second apart (anvil_setBlockTimestampInterval), so gas is deterministic and so the test requires every figure to be at most its snapshot.
@@ -66,7 +73,7 @@ def run_gas_scenario(
     chain.provider.make_request("anvil_setBlockTimestampInterval", [1])
     weth_spec = config.asset("WETH")
     extra = tuple(replace(weth_spec, symbol=f"X{i}", name=f"Extra {i} (mock)") for i in range(1, 6))
-    system = deploy_system(replace(config, assets=config.assets + extra), deployer)
+    system = deploy_system(replace(config, assets=config.assets + extra), deployer, dynamic=False)
     ma, liq = system.margin_account, system.liquidator
     usdc, weth = system.asset("USDC"), system.asset("WETH")
     gas["deploy_MarginAccount"] = ma.creation_metadata.receipt.gas_used
@@ -183,7 +190,66 @@ def run_gas_scenario(
         raise RuntimeError("gas scenario drifted: trader3 should end with nothing")
     gas["liquidate_bad_debt"] = tx.gas_used
     progress("liquidations")
+    gas.update(_dynamic_scenario(config, accounts))
+    progress("dynamic margin")
     return gas
+
+
+SIZED_THRESHOLD = 10_000 * 10**18  # USD: every position of the sized scenario is above it
+
+
+def _dynamic_scenario(config: SolventConfig, accounts: Any) -> dict[str, int]:
+    """borrow and a partial 1x1 liquidation with dynamic margin on, twice: `*_dynamic` with
+    config/local.yaml's settings (volatility floor, ramps, size thresholds of millions, so the
+    account is below them), `*_sized` with size thresholds of $10,000 on both assets (the size
+    term and the liquidation's target search active on both sides: the most expensive case)."""
+    gas: dict[str, int] = {}
+    for suffix, threshold in (("dynamic", None), ("sized", SIZED_THRESHOLD)):
+        borrow, liquidate = _dynamic_run(config, accounts, threshold)
+        gas[f"borrow_{suffix}"] = borrow
+        gas[f"liquidate_partial_1x1_{suffix}"] = liquidate
+    return gas
+
+
+def _dynamic_run(config: SolventConfig, accounts: Any, threshold: int | None) -> tuple[int, int]:
+    deployer, lender, trader, keeper = accounts[0], accounts[1], accounts[3], accounts[5]
+    dm = config.dynamic_margin
+    if dm is None:
+        raise RuntimeError("config has no dynamic_margin section for the dynamic gas scenario")
+    system = deploy_system(config, deployer)
+    ma, liq = system.margin_account, system.liquidator
+    usdc, weth = system.asset("USDC"), system.asset("WETH")
+    if threshold is not None:
+        for a in (usdc, weth):
+            spec = dm.assets[a.symbol]
+            ma.setDynamicParams(
+                a.token, threshold, spec.ramp_period, spec.stale_floor, sender=deployer
+            )
+    funding = (
+        (usdc, lender, "500000"),
+        (weth, trader, "10"),
+        (usdc, keeper, "100000"),
+        (weth, keeper, "1"),  # the keeper already holds both tokens, as in the static scenario
+    )
+    for a, who, value in funding:
+        amount = to_units(value, a.decimals)
+        a.token.mint(who, amount, sender=deployer)
+        a.token.approve(a.vault if who == lender else ma, MAX_UINT, sender=who)
+    usdc.vault.deposit(to_units("500000", 6), lender, sender=lender)
+    ma.deposit(trader, 0, weth.token, to_units("10", 18), sender=trader)
+    chain.mine(1, timestamp=chain.pending_timestamp + HOUR)
+    _restamp(system, deployer)
+    for a in (usdc, weth):
+        if dm.assets[a.symbol].stale_floor != 0:  # tracked: sigma fresh
+            system.volatility_oracle.poke(a.token, sender=keeper)
+    borrow = ma.borrow(trader, 0, usdc.token, to_units("20000", 6), trader, sender=trader).gas_used
+    _set_price(weth, "2200" if threshold else "2150", deployer)
+    if not ma.isLiquidatable(trader, 0):
+        raise RuntimeError("dynamic gas scenario drifted: trader should be liquidatable")
+    tx = liq.liquidate(trader, 0, usdc.token, weth.token, MAX_UINT, 0, b"", sender=keeper)
+    if ma.balanceOf(trader, 0, usdc.token) >= 0:
+        raise RuntimeError("dynamic gas scenario drifted: the liquidation should be partial")
+    return borrow, tx.gas_used
 
 
 def _restamp(system: Any, sender: Any) -> None:

@@ -34,6 +34,7 @@ from web3.exceptions import ContractCustomError as Web3ContractCustomError
 from web3.exceptions import ContractLogicError as Web3ContractLogicError
 
 from solvent.deploy import DeployedAsset, Deployment
+from solvent.margin import MarginCurve
 from solvent.risk import (
     MAX_UINT256,
     WAD,
@@ -294,6 +295,7 @@ class Keeper:
             list(accounts) if accounts is not None else discover_accounts(self.ma, start_block)
         )
         self.log(f"keeper: {len(report.scanned)} accounts found")
+        self.poke_volatility(report)
         lenses = self.lens(report.scanned, report)
         report.liquidatable = [a for a in report.scanned if a in lenses and lenses[a].liquidatable]
         self.log(f"keeper: {len(report.liquidatable)} below maintenance")
@@ -318,6 +320,29 @@ class Keeper:
             f"{report.profit_value / WAD:,.2f} USD before gas, gas {report.gas_used:,}"
         )
         return report
+
+    def poke_volatility(self, report: KeeperReport) -> int:
+        """Poke the VolatilityOracle for every tracked asset whose sigma is older than half the
+        model's maxSigmaAge (past maxSigmaAge, initial margin uses the stale floor). Returns the
+        number of pokes sent; a failing poke is logged and skipped."""
+        vol = self.deployment.volatility_oracle
+        if vol is None:
+            return 0
+        max_age = int(self.ma.marginModel()[4])
+        now = int(chain.blocks.head.timestamp)
+        sent = 0
+        for asset in self.deployment.assets.values():
+            curve = self.ma.marginCurve(asset.token)
+            if int(curve.staleFloor) == 0 or now - int(curve.sigmaUpdatedAt) <= max_age // 2:
+                continue
+            try:
+                receipt = vol.poke(asset.token, sender=self.sender)
+            except Exception as err:  # one asset's feed must not stop the pass
+                self.log(f"keeper: poke {asset.symbol} failed: {self._describe(err)}")
+                continue
+            self._record_tx(receipt, "poke", report)
+            sent += 1
+        return sent
 
     def _round(
         self,
@@ -662,6 +687,7 @@ def read_positions(
             min_discount=int(cfg.minDiscount),
             max_discount=int(cfg.maxDiscount),
             min_debt_value=int(cfg.minDebtValue),
+            curves=MarginCurve.from_chain(ma.marginCurve(token, block_id=block_id)).curves(),
         )
     return out
 

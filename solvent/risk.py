@@ -33,10 +33,13 @@ dust, it repays less and leaves exactly the floor, where that repays anything.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, TypeVar
+
+from solvent.margin import MmfCurve, PositionCurves
 
 WAD = 10**18
 MAX_UINT256 = 2**256 - 1
@@ -73,6 +76,7 @@ class Position:
     min_discount: int = 0
     max_discount: int = 0
     min_debt_value: int = 0
+    curves: PositionCurves | None = None  # dynamic margin (None: imf and mmf as they are)
 
     @property
     def is_debt(self) -> bool:
@@ -91,6 +95,18 @@ class Position:
         if self.raw > 0:
             return mul_div_down(self.raw, self.price, self.scale)
         return -mul_div_up(self.tokens, self.price, self.scale)
+
+    def factors(self) -> tuple[int, int]:
+        """(imf, mmf) of this position at its size (mmf: the one liquidations use)."""
+        if self.curves is None:
+            return self.imf, self.mmf
+        return self.curves.factors(abs(self.value))
+
+    @property
+    def liquidation_curve(self) -> MmfCurve:
+        """The maintenance curve a liquidation snapshot carries for this asset (all zero for a
+        static asset: its mmf is the same at any size)."""
+        return MmfCurve(0, 0, 0, 0) if self.curves is None else self.curves.liquidation
 
 
 @dataclass(frozen=True)
@@ -174,9 +190,10 @@ def account_health(positions: Iterable[Position]) -> Health:
     for pos in positions:
         value = pos.value
         abs_value = abs(value)
+        imf, mmf = pos.factors()
         equity += value
-        imr += mul_div_up(abs_value, pos.imf, WAD)
-        mmr += mul_div_up(abs_value, pos.mmf, WAD)
+        imr += mul_div_up(abs_value, imf, WAD)
+        mmr += mul_div_up(abs_value, mmf, WAD)
     return Health(equity=equity, imr=imr, mmr=mmr)
 
 
@@ -232,6 +249,31 @@ class LiquidationSnapshot:
     debt_index: int = 0
     debt_scaled: int = 0
     insurance_fund: int = 0
+    debt_curve_: MmfCurve | None = None
+    collateral_curve_: MmfCurve | None = None
+
+    @property
+    def debt_curve(self) -> MmfCurve:
+        """The debt's curve (a static asset's all-zero curve stands for its fixed mmf)."""
+        c = self.debt_curve_
+        return c if c is not None and c.base != 0 else MmfCurve(self.debt_mmf)
+
+    @property
+    def collateral_curve(self) -> MmfCurve:
+        c = self.collateral_curve_
+        return c if c is not None and c.base != 0 else MmfCurve(self.collateral_mmf)
+
+    @property
+    def sized(self) -> bool:
+        """Liquidator._sized: whether the size term sets either position's factor somewhere below
+        its current value (otherwise the linear target cap is exact)."""
+        if self.debt_curve.threshold == 0 and self.collateral_curve.threshold == 0:
+            return False
+        coll_value = value_down(self.collateral, self.collateral_price, self.collateral_scale)
+        debt_value = value_up(self.debt, self.debt_price, self.debt_scale)
+        return not self.collateral_curve.linear_below(
+            coll_value, self.collateral_mmf
+        ) or not self.debt_curve.linear_below(debt_value, self.debt_mmf)
 
     @classmethod
     def from_chain(cls, s: Any) -> LiquidationSnapshot:
@@ -257,6 +299,8 @@ class LiquidationSnapshot:
                 n,
                 sc,
                 ins,
+                dcurve,
+                ccurve,
             ) = s
         else:
             eq, mmr, debt, coll = s.equity, s.mmr, s.debt, s.collateral
@@ -269,11 +313,14 @@ class LiquidationSnapshot:
                 s.debtScaled,
                 s.insuranceFund,
             )
+            dcurve, ccurve = s.debtCurve, s.collateralCurve
         return cls(
             *(int(x) for x in (eq, mmr, debt, coll, dp, cp, ds, cs, dm, cm, mind, maxd, mdv, n)),
             debt_index=int(idx),
             debt_scaled=int(sc),
             insurance_fund=int(ins),
+            debt_curve_=MmfCurve.unpack(int(dcurve)),
+            collateral_curve_=MmfCurve.unpack(int(ccurve)),
         )
 
 
@@ -368,14 +415,168 @@ def _buy(snap: LiquidationSnapshot, discount: int, amount: int) -> tuple[int, in
     return burned, paid, snap.collateral, True
 
 
-def _liquidatable_after(snap: LiquidationSnapshot, repay: int, seize: int) -> bool:
-    """Liquidator._liquidatableAfter: certainly still below maintenance after the liquidation."""
-    seize_down = value_down(seize, snap.collateral_price, snap.collateral_scale)
-    seize_up = value_up(seize, snap.collateral_price, snap.collateral_scale)
-    repay_up = value_up(repay, snap.debt_price, snap.debt_scale)
-    equity_after = snap.equity - seize_down + repay_up
-    drop = mul_div_up(seize_up, snap.collateral_mmf, WAD) + mul_div_up(repay_up, snap.debt_mmf, WAD)
-    return drop < snap.mmr and equity_after < snap.mmr - drop
+def _rest(snap: LiquidationSnapshot) -> tuple[int, int]:
+    """Equity and MMR of the account without the pair's two positions (Liquidator._rest)."""
+    coll_value = value_down(snap.collateral, snap.collateral_price, snap.collateral_scale)
+    debt_value = value_up(snap.debt, snap.debt_price, snap.debt_scale)
+    equity = snap.equity - coll_value + debt_value
+    mmr = (
+        snap.mmr
+        - snap.collateral_curve.requirement(coll_value)
+        - snap.debt_curve.requirement(debt_value)
+    )
+    return equity, mmr
+
+
+def _after(snap: LiquidationSnapshot, burned: int, seize: int) -> tuple[int, int, int, int]:
+    """Liquidator._after: equity, MMR and the two marginal factors after the liquidation."""
+    rest_equity, rest_mmr = _rest(snap)
+    coll_value = value_down(snap.collateral - seize, snap.collateral_price, snap.collateral_scale)
+    debt_value = value_up(
+        debt_tokens(snap.debt_scaled - burned, snap.debt_index), snap.debt_price, snap.debt_scale
+    )
+    coll_mmf = snap.collateral_curve.mmf(coll_value)
+    debt_mmf = snap.debt_curve.mmf(debt_value)
+    equity = rest_equity + coll_value - debt_value
+    mmr = rest_mmr + mul_div_up(coll_value, coll_mmf, WAD) + mul_div_up(debt_value, debt_mmf, WAD)
+    return (
+        equity,
+        mmr,
+        snap.collateral_curve.marginal(coll_value, coll_mmf),
+        snap.debt_curve.marginal(debt_value, debt_mmf),
+    )
+
+
+def state_after(snap: LiquidationSnapshot, burned: int, seize: int) -> tuple[int, int]:
+    """Equity and MMR after burning `burned` scaled units and seizing `seize`: exactly how the
+    MarginAccount values the account afterwards."""
+    equity, mmr, _, _ = _after(snap, burned, seize)
+    return equity, mmr
+
+
+def _liquidatable_after(snap: LiquidationSnapshot, burned: int, seize: int) -> bool:
+    """Liquidator._liquidatableAfter: still below maintenance after the liquidation."""
+    equity, mmr = state_after(snap, burned, seize)
+    return equity < mmr
+
+
+TARGET_PRECISION = 128
+MAX_TARGET_STEPS = 16
+
+
+def _target_gap(
+    snap: LiquidationSnapshot, discount: int, target: int, amount: int
+) -> tuple[int, int, int]:
+    """Liquidator._targetGap: E' - T * MMR' after a repayment of at most `amount`, and the
+    marginal factors there."""
+    burned, repay = repay_at_most(snap.debt_scaled, snap.debt_index, snap.debt, amount)
+    seize = mul_div_down(
+        mul_div_down(mul_div_down(repay, snap.debt_price, snap.debt_scale), WAD, WAD - discount),
+        snap.collateral_scale,
+        snap.collateral_price,
+    )
+    if seize >= snap.collateral:
+        return 1, 0, 0
+    equity, mmr, cs, ds = _after(snap, burned, seize)
+    return equity - mul_div_up(target, mmr, WAD), cs, ds
+
+
+def _newton(
+    snap: LiquidationSnapshot, g: int, cs: int, ds: int, discount: int, target: int, x: int
+) -> int:
+    """Liquidator._newton: x - g / g'(x) in debt tokens (MAX_UINT256 when g' <= 0)."""
+    keep = WAD - discount
+    gain = mul_div_down(target, mul_div_down(cs, WAD, keep) + ds, WAD)
+    loss = mul_div_up(discount, WAD, keep)
+    if gain <= loss:
+        return MAX_UINT256
+    step = mul_div_down(mul_div_down(abs(g), WAD, gain - loss), snap.debt_scale, snap.debt_price)
+    if g < 0:
+        return x + step
+    return 0 if step >= x else x - step
+
+
+def smallest_to_target(snap: LiquidationSnapshot, discount: int, target: int, hi: int) -> int:
+    """Liquidator._smallestToTarget: the smallest repayment (within 1/128 above it) reaching the
+    target health with size-dependent factors: an exact evaluation at the second-order guess,
+    the tangent's root as a lower bound, Newton's method where that is not close enough."""
+    x = min(_quadratic_guess(snap, discount, target), hi)
+    lo = 0
+    # At the cap with the size term on, v * mmf(v) is not convex: no tangent lower bound there;
+    # regula falsi (Illinois) between evaluated points instead.
+    kink = any(
+        c.threshold != 0 and m >= c.cap
+        for c, m in (
+            (snap.collateral_curve, snap.collateral_mmf),
+            (snap.debt_curve, snap.debt_mmf),
+        )
+    )
+    flo = snap.equity - mul_div_up(target, snap.mmr, WAD)
+    fhi = 0
+    side = 0
+    for _ in range(MAX_TARGET_STEPS):
+        g, cs, ds = _target_gap(snap, discount, target, x)
+        if g >= 0:
+            hi, fhi = x, g + 1
+            t = 0 if cs == 0 or kink else _newton(snap, g, cs, ds, discount, target, x)
+            if t != MAX_UINT256 and t > lo:
+                lo = t
+            if hi - lo <= hi // TARGET_PRECISION + 1:
+                return hi
+            if kink and side == 1:
+                flo = -(-flo // 2)  # int256 division truncates towards zero
+            side = 1
+            x = _secant(lo, flo, hi, fhi) if kink else lo + (hi - lo) // 2
+        else:
+            lo, flo = max(x, lo), g
+            if kink and fhi != 0:
+                if side == -1:
+                    fhi = fhi // 2 + 1
+                side = -1
+                x = _secant(lo, flo, hi, fhi)
+            else:
+                nxt = _newton(snap, g, cs, ds, discount, target, x)
+                if nxt >= hi:
+                    return hi
+                x = nxt + nxt // (4 * TARGET_PRECISION) + 1
+                if x >= hi:
+                    return hi
+    return hi
+
+
+def _secant(lo: int, flo: int, hi: int, fhi: int) -> int:
+    """Liquidator._secant: the secant's root strictly inside (lo, hi)."""
+    x = lo + mul_div_down(-flo, hi - lo, fhi - flo)
+    return min(max(x, lo + 1), hi - 1)
+
+
+def _quadratic_guess(snap: LiquidationSnapshot, discount: int, target: int) -> int:
+    """Liquidator._quadraticGuess: the smaller root of g's second-order expansion at 0, 3/512
+    past it, in debt tokens (0 when there is no real root)."""
+    keep = WAD - discount
+    coll_value = value_down(snap.collateral, snap.collateral_price, snap.collateral_scale)
+    debt_value = value_up(snap.debt, snap.debt_price, snap.debt_scale)
+    cs = snap.collateral_curve.marginal(coll_value, snap.collateral_mmf)
+    ds = snap.debt_curve.marginal(debt_value, snap.debt_mmf)
+    gain = mul_div_down(target, mul_div_down(cs, WAD, keep) + ds, WAD)
+    loss = mul_div_up(discount, WAD, keep)
+    if gain <= loss:
+        return 0
+    slope = gain - loss
+    shortfall = mul_div_up(target, snap.mmr, WAD) - snap.equity
+    curve = 0
+    if cs != snap.collateral_mmf:
+        c = mul_div_up(shortfall, snap.collateral_mmf * 3 // 2, coll_value)
+        curve = mul_div_up(mul_div_up(c, WAD, keep), WAD, keep)
+    if ds != snap.debt_mmf:
+        curve += mul_div_up(shortfall, snap.debt_mmf * 3 // 2, debt_value)
+    curve = mul_div_up(curve, target, WAD) * WAD
+    sq = slope * slope
+    if curve >= sq:
+        return 0
+    root = mul_div_up(2 * shortfall, WAD, slope + math.isqrt(sq - curve))
+    tokens = mul_div_up(root, snap.debt_scale, snap.debt_price)
+    return tokens + tokens * 3 // (4 * TARGET_PRECISION) + 2
 
 
 def price_liquidation(
@@ -398,6 +599,8 @@ def price_liquidation(
     cap = snap.debt
     if snap.equity > 0:
         cap = min(target_repay_cap(snap, d, params.target_health), cap)
+        if cap < snap.debt and snap.sized:
+            cap = smallest_to_target(snap, d, params.target_health, cap)
     if cap < snap.debt:
         # What the capped repayment would really leave, in whole scaled units.
         _, capped = repay_at_most(snap.debt_scaled, snap.debt_index, snap.debt, cap)
@@ -416,7 +619,7 @@ def price_liquidation(
         if debt_left_value < snap.min_debt_value:
             if not took_all:
                 return refused(Status.DUST, debt_left_value)
-            if snap.collateral_assets > 1 and not _liquidatable_after(snap, repay, seize):
+            if snap.collateral_assets > 1 and not _liquidatable_after(snap, burned, seize):
                 # Leave exactly the floor where that repays something; else take all of it (the
                 # dust shrinks, and the account is never stuck with every pair refused).
                 floor_tokens = mul_div_up(snap.min_debt_value, snap.debt_scale, snap.debt_price)
@@ -527,8 +730,8 @@ def pair_snapshot(
         collateral_price=c.price if c else 0,
         debt_scale=d.scale if d else 0,
         collateral_scale=c.scale if c else 0,
-        debt_mmf=d.mmf if d else 0,
-        collateral_mmf=c.mmf if c else 0,
+        debt_mmf=d.factors()[1] if d else 0,
+        collateral_mmf=c.factors()[1] if c else 0,
         min_discount=c.min_discount if c else 0,
         max_discount=c.max_discount if c else 0,
         min_debt_value=d.min_debt_value if d else 0,
@@ -536,6 +739,8 @@ def pair_snapshot(
         debt_index=d.index if d else 0,
         debt_scaled=-d.raw if d else 0,
         insurance_fund=d.insurance if d else 0,
+        debt_curve_=d.liquidation_curve if d else MmfCurve(0, 0, 0, 0),
+        collateral_curve_=c.liquidation_curve if c else MmfCurve(0, 0, 0, 0),
     )
 
 

@@ -300,9 +300,11 @@ def test_deploy_script__writes_deployment_file(tmp_path, config, accounts):
         "ChainlinkOracle": deployment.oracle.address,
         "MarginAccount": deployment.margin_account.address,
         "Liquidator": deployment.liquidator.address,
+        "VolatilityOracle": deployment.volatility_oracle.address,  # config has dynamic_margin
     }
     ma = project.MarginAccount.at(contracts["MarginAccount"])
     assert ma.liquidator() == contracts["Liquidator"]
+    assert ma.volatilityOracle() == contracts["VolatilityOracle"]
     assert ma.oracle() == contracts["ChainlinkOracle"]
     liquidator = project.Liquidator.at(contracts["Liquidator"])
     assert (liquidator.insuranceShare(), liquidator.targetHealth()) == (

@@ -5,10 +5,14 @@ import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interf
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title MockAggregator
-/// @notice TEST ONLY. A Chainlink AggregatorV3-compatible feed whose round data anyone can set.
+/// @notice TEST ONLY. A Chainlink AggregatorV3-compatible feed (as seen through a proxy) whose round
+///         data anyone can set, with its round history and phases: round ids are
+///         `phaseId << 64 | aggregatorRoundId`, as Chainlink proxies number them; a new phase (a new
+///         aggregator behind the proxy) starts again at aggregator round 1.
 /// @dev The latest round is packed in two slots (answer; round ids and timestamp), close to how
 ///      Chainlink's OCR aggregators pack a transmission, so gas measured against it is realistic.
-///      `startedAt` is reported equal to `updatedAt`.
+///      `startedAt` is reported equal to `updatedAt`. `getRoundData` of a round never set reverts,
+///      as Chainlink's does ("No data present").
 contract MockAggregator is AggregatorV3Interface {
     uint8 public immutable decimals;
     string public description;
@@ -19,24 +23,43 @@ contract MockAggregator is AggregatorV3Interface {
     uint80 internal _answeredInRound;
     uint64 internal _updatedAt;
 
+    struct Round {
+        int256 answer;
+        uint64 updatedAt;
+        uint80 answeredInRound;
+    }
+
+    mapping(uint80 roundId => Round) internal _rounds;
+
     /// @notice A round was set.
     event RoundSet(uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound);
 
     /// @param decimals_ Feed decimals (Chainlink USD feeds use 8).
     /// @param description_ For example "ETH / USD".
-    /// @param initialAnswer First answer, stamped now, round 1.
+    /// @param initialAnswer First answer, stamped now, round 1 (phase 0).
     constructor(uint8 decimals_, string memory description_, int256 initialAnswer) {
         decimals = decimals_;
         description = description_;
         _set(1, initialAnswer, block.timestamp, 1);
     }
 
-    /// @notice New complete round with `answer`, stamped now.
+    /// @notice New complete round with `answer`, stamped now, next in the current phase.
     function setAnswer(int256 answer) external {
         _set(_roundId + 1, answer, block.timestamp, _roundId + 1);
     }
 
-    /// @notice Arbitrary round data (stale, incomplete or future rounds for tests).
+    /// @notice New complete round with `answer` stamped `updatedAt` (a replay of history).
+    function setAnswerAt(int256 answer, uint256 updatedAt) external {
+        _set(_roundId + 1, answer, updatedAt, _roundId + 1);
+    }
+
+    /// @notice A new phase (a new aggregator behind the proxy): its first round is `answer`, now.
+    function newPhase(int256 answer) external {
+        uint80 id = uint80(((_roundId >> 64) + 1) << 64) | 1;
+        _set(id, answer, block.timestamp, id);
+    }
+
+    /// @notice Arbitrary round data (stale, incomplete or future rounds for tests); becomes the latest.
     function setRoundData(uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound) external {
         _set(roundId, answer, updatedAt, answeredInRound);
     }
@@ -46,9 +69,11 @@ contract MockAggregator is AggregatorV3Interface {
         return (_roundId, _answer, _updatedAt, _updatedAt, _answeredInRound);
     }
 
-    /// @notice Only the latest round is kept; any round id returns it.
-    function getRoundData(uint80) external view returns (uint80, int256, uint256, uint256, uint80) {
-        return (_roundId, _answer, _updatedAt, _updatedAt, _answeredInRound);
+    /// @notice A past round; reverts for a round never set.
+    function getRoundData(uint80 roundId) external view returns (uint80, int256, uint256, uint256, uint80) {
+        Round memory r = _rounds[roundId];
+        require(r.updatedAt != 0, "No data present");
+        return (roundId, r.answer, r.updatedAt, r.updatedAt, r.answeredInRound);
     }
 
     function _set(uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound) internal {
@@ -56,6 +81,7 @@ contract MockAggregator is AggregatorV3Interface {
         _roundId = roundId;
         _answeredInRound = answeredInRound;
         _updatedAt = SafeCast.toUint64(updatedAt);
+        _rounds[roundId] = Round(answer, SafeCast.toUint64(updatedAt), answeredInRound);
         emit RoundSet(roundId, answer, updatedAt, answeredInRound);
     }
 }

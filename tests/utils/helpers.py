@@ -11,6 +11,7 @@ from typing import Any
 from ape import chain
 
 from solvent.deploy import DeployedAsset, Deployment
+from solvent.margin import MarginCurve
 from solvent.risk import WAD, Health, Position, account_health, debt_tokens
 from solvent.units import to_units
 
@@ -101,6 +102,7 @@ class Actions:
             mmf=int(cfg.mmf),
             index=index,
             insurance=insurance,
+            curves=MarginCurve.from_chain(ma.marginCurve(asset.token)).curves(),
         )
 
     def positions(self, owner: Any, sub: int = 0) -> list[Position]:
