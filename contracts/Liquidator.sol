@@ -43,7 +43,10 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
     /// @notice With size-dependent factors the repay cap is within 1/TARGET_PRECISION above the
     ///         smallest repayment that reaches the target health.
     uint256 public constant TARGET_PRECISION = 128;
-    /// @notice Most evaluations of that search (it takes two in the usual case).
+    /// @notice The second-order guess is placed GUESS_MARGIN/512 past its root: the expansion of
+    ///         v^1.5 falls short by its cubic term (about 0.2% for a fifth of a position).
+    uint256 public constant GUESS_MARGIN = 3;
+    /// @notice Most evaluations of that search (it takes one in the usual case).
     uint256 public constant MAX_TARGET_STEPS = 16;
 
     /// @inheritdoc ILiquidator
@@ -236,7 +239,13 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
             // Size-dependent factors: MMR falls faster than linearly, so the linear cap overshoots.
             if (cap < s.debt && (s.collateralCurve | s.debtCurve) != 0) {
                 Curves memory cv = _curves(s);
-                if (_sized(s, cv)) cap = _smallestToTarget(s, cv, d, params.targetHealth, cap);
+                if ((cv.coll.threshold | cv.debt.threshold) != 0) {
+                    Rest memory r = _values(s);
+                    if (_sized(s, cv, r)) {
+                        _restOf(s, cv, r);
+                        cap = _smallestToTarget(s, cv, r, d, params.targetHealth, cap);
+                    }
+                }
             }
         }
         if (cap < s.debt) {
@@ -337,10 +346,13 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
         return equity < int256(mmr);
     }
 
-    /// @dev Equity and MMR of the account without the pair's two positions (USD WAD).
+    /// @dev Equity and MMR of the account without the pair's two positions, and those two
+    ///      positions' values now (USD WAD, collateral rounded down, debt up).
     struct Rest {
         int256 equity;
         uint256 mmr;
+        uint256 collValue;
+        uint256 debtValue;
     }
 
     /// @dev The pair's two maintenance curves, unpacked (a static asset's is all zero).
@@ -360,10 +372,20 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
     }
 
     function _rest(IMarginAccount.LiquidationSnapshot memory s, Curves memory cv) internal pure returns (Rest memory r) {
-        uint256 collValue = s.collateral.mulDivDown(s.collateralPrice, s.collateralScale);
-        uint256 debtValue = s.debt.mulDivUp(s.debtPrice, s.debtScale);
-        r.equity = s.equity - int256(collValue) + int256(debtValue);
-        r.mmr = s.mmr - _req(cv.coll, collValue, s.collateralMmf) - _req(cv.debt, debtValue, s.debtMmf);
+        r = _values(s);
+        _restOf(s, cv, r);
+    }
+
+    /// @dev The pair's two position values only (what `_sized` needs).
+    function _values(IMarginAccount.LiquidationSnapshot memory s) internal pure returns (Rest memory r) {
+        r.collValue = s.collateral.mulDivDown(s.collateralPrice, s.collateralScale);
+        r.debtValue = s.debt.mulDivUp(s.debtPrice, s.debtScale);
+    }
+
+    /// @dev Fills the equity and MMR without the pair into `r` (its values already set).
+    function _restOf(IMarginAccount.LiquidationSnapshot memory s, Curves memory cv, Rest memory r) internal pure {
+        r.equity = s.equity - int256(r.collValue) + int256(r.debtValue);
+        r.mmr = s.mmr - _req(cv.coll, r.collValue, s.collateralMmf) - _req(cv.debt, r.debtValue, s.debtMmf);
     }
 
     /// @dev Equity and MMR after burning `burned` scaled debt units and seizing `seize`, valued as
@@ -436,12 +458,13 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
 
     /// @dev Whether the size term sets either position's factor somewhere below its current value
     ///      (otherwise MMR falls linearly and the linear cap is exact).
-    function _sized(IMarginAccount.LiquidationSnapshot memory s, Curves memory cv) internal pure returns (bool) {
-        if (cv.coll.threshold == 0 && cv.debt.threshold == 0) return false;
-        uint256 collValue = s.collateral.mulDivDown(s.collateralPrice, s.collateralScale);
-        uint256 debtValue = s.debt.mulDivUp(s.debtPrice, s.debtScale);
-        return !MarginMath.linearBelow(cv.coll, collValue, s.collateralMmf)
-            || !MarginMath.linearBelow(cv.debt, debtValue, s.debtMmf);
+    function _sized(IMarginAccount.LiquidationSnapshot memory s, Curves memory cv, Rest memory r)
+        internal
+        pure
+        returns (bool)
+    {
+        return !MarginMath.linearBelow(cv.coll, r.collValue, s.collateralMmf)
+            || !MarginMath.linearBelow(cv.debt, r.debtValue, s.debtMmf);
     }
 
     /// @dev The smallest repayment, within 1/128 above it, that brings the account to
@@ -457,6 +480,7 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
     function _smallestToTarget(
         IMarginAccount.LiquidationSnapshot memory s,
         Curves memory cv,
+        Rest memory r,
         uint256 d,
         uint256 target,
         uint256 hi
@@ -465,8 +489,7 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
         pure
         returns (uint256)
     {
-        Rest memory r = _rest(s, cv);
-        uint256 x = _quadraticGuess(s, cv, d, target).min(hi);
+        uint256 x = _quadraticGuess(s, cv, r, d, target).min(hi);
         uint256 lo;
         // A position at the cap with its size term on: v * mmf(v) is not convex at the cap, so a
         // tangent is no lower bound there; only evaluated points bound the search, which then
@@ -494,7 +517,7 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
                 } else {
                     uint256 next = _newton(s, g, cs, ds, d, target, x);
                     if (next >= hi) return hi;
-                    x = next + next / (4 * TARGET_PRECISION) + 1;
+                    x = next + next / (4 * TARGET_PRECISION) + 1; // 1/512 past a lower bound
                     if (x >= hi) return hi;
                 }
             }
@@ -517,14 +540,15 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
     ///      debt tokens: with f = v * mmf(v), f' = 1.5 mmf and f'' = 0.75 mmf / v where the size
     ///      term sets mmf (0 elsewhere), g'(0) = T (f'_c / (1 - d) + f'_d) - d / (1 - d) and
     ///      g''(0) = T (f''_c / (1 - d)^2 + f''_d). 0 when there is no real root (Newton from 0 then).
-    function _quadraticGuess(IMarginAccount.LiquidationSnapshot memory s, Curves memory cv, uint256 d, uint256 target)
-        internal
-        pure
-        returns (uint256)
-    {
+    function _quadraticGuess(
+        IMarginAccount.LiquidationSnapshot memory s,
+        Curves memory cv,
+        Rest memory r,
+        uint256 d,
+        uint256 target
+    ) internal pure returns (uint256) {
         uint256 keep = WAD - d;
-        uint256 collValue = s.collateral.mulDivDown(s.collateralPrice, s.collateralScale);
-        uint256 debtValue = s.debt.mulDivUp(s.debtPrice, s.debtScale);
+        (uint256 collValue, uint256 debtValue) = (r.collValue, r.debtValue);
         uint256 cs = MarginMath.marginalMmf(cv.coll, collValue, s.collateralMmf);
         uint256 ds = MarginMath.marginalMmf(cv.debt, debtValue, s.debtMmf);
         uint256 gain = target.mulDivDown(cs.mulDivDown(WAD, keep) + ds, WAD);
@@ -534,16 +558,17 @@ contract Liquidator is ILiquidationEngine, ILiquidator, AccessControl {
         uint256 shortfall = target.mulDivUp(s.mmr, WAD) - uint256(s.equity); // -g(0) > 0, USD WAD
         // 2 * (-g(0)) * g''(0), WAD^2 (rounded up: a smaller discriminant, a larger root)
         uint256 curve;
+        // v * f''(v) = 0.75 mmf = f'(v) / 2 where the size term sets mmf: 2 * f'' * shortfall = f' * shortfall / v
         if (cs != s.collateralMmf) {
-            curve = shortfall.mulDivUp(s.collateralMmf * 3 / 2, collValue).mulDivUp(WAD, keep).mulDivUp(WAD, keep);
+            curve = shortfall.mulDivUp(cs, collValue).mulDivUp(WAD, keep).mulDivUp(WAD, keep);
         }
-        if (ds != s.debtMmf) curve += shortfall.mulDivUp(s.debtMmf * 3 / 2, debtValue);
+        if (ds != s.debtMmf) curve += shortfall.mulDivUp(ds, debtValue);
         curve = curve.mulDivUp(target, WAD) * WAD;
         uint256 sq = slope * slope;
         if (curve >= sq) return 0;
         uint256 root = (2 * shortfall).mulDivUp(WAD, slope + FixedPointMathLib.sqrt(sq - curve)); // USD WAD
         uint256 tokens = root.mulDivUp(s.debtScale, s.debtPrice);
-        return tokens + tokens * 3 / (4 * TARGET_PRECISION) + 2; // the expansion falls short: x^3 term
+        return tokens + tokens * GUESS_MARGIN / (4 * TARGET_PRECISION) + 2; // the cubic term: falls short
     }
 
     /// @dev Debt-token repay that brings equity to targetHealth * MMR (rounded up so it is reached,

@@ -3,7 +3,6 @@ pragma solidity ^0.8.24;
 
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 
 import {IMarginConfig} from "../interfaces/IMarginConfig.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
@@ -186,7 +185,7 @@ contract MarginAdmin is IMarginConfig, MarginConfig {
                 || imfCap % BPS != 0 || k > MAX_VOL_MULTIPLIER || horizon < MIN_HORIZON || horizon > MAX_HORIZON
                 || maxSigmaAge < MIN_SIGMA_AGE || maxSigmaAge > MAX_SIGMA_AGE
         ) revert InvalidMarginModel(mmfCap, imfCap, k, horizon, maxSigmaAge);
-        uint256 volScale = k.mulDivUp(_sqrtUp((horizon * WAD * WAD).mulDivUp(1, YEAR)), WAD);
+        uint256 volScale = k.mulDivUp(MarginMath.sqrtUp((horizon * WAD * WAD).mulDivUp(1, YEAR)), WAD);
         _model = Model({
             mmfCapBps: uint16(mmfCap / BPS),
             imfCapBps: uint16(imfCap / BPS),
@@ -371,10 +370,5 @@ contract MarginAdmin is IMarginConfig, MarginConfig {
             minDiscount < MIN_DISCOUNT || minDiscount > maxDiscount || maxDiscount > MAX_DISCOUNT
                 || minDiscount % BPS != 0 || maxDiscount % BPS != 0 || minDebtValue > type(uint96).max
         ) revert InvalidLiquidationParams(minDiscount, maxDiscount, minDebtValue);
-    }
-
-    function _sqrtUp(uint256 x) internal pure returns (uint256 r) {
-        r = FixedPointMathLib.sqrt(x);
-        if (r * r < x) ++r;
     }
 }

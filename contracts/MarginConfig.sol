@@ -54,6 +54,10 @@ abstract contract MarginConfig is IMarginConfig, AccessControl {
     /// @notice Bounds of the age past which a sigma counts as stale, seconds.
     uint256 public constant MIN_SIGMA_AGE = 10 minutes;
     uint256 public constant MAX_SIGMA_AGE = 7 days;
+    /// @notice mmfCap before setMarginModel (the imfCap starts at MAX_MARGIN_FACTOR), WAD.
+    uint256 public constant DEFAULT_MMF_CAP = 0.9e18;
+    /// @notice Horizon before setMarginModel, seconds.
+    uint256 public constant DEFAULT_HORIZON = 1 days;
     /// @notice Seconds per year of the annualized volatility.
     uint256 public constant YEAR = 365 days;
 
@@ -116,7 +120,14 @@ abstract contract MarginConfig is IMarginConfig, AccessControl {
     address public volatilityOracle;
 
     uint256 internal _assetCount;
-    Model internal _model = Model({mmfCapBps: 9000, imfCapBps: 9500, maxSigmaAge: 1 days, k: 0, horizon: 1 days, volScale: 0});
+    Model internal _model = Model({
+        mmfCapBps: uint16(DEFAULT_MMF_CAP / BPS),
+        imfCapBps: uint16(MAX_MARGIN_FACTOR / BPS),
+        maxSigmaAge: uint32(MAX_SIGMA_AGE),
+        k: 0, // no volatility floor until setMarginModel
+        horizon: uint32(DEFAULT_HORIZON),
+        volScale: 0
+    });
     mapping(uint256 id => Market) internal _markets;
     mapping(uint256 id => Lending) internal _lending;
     mapping(uint256 id => Caps) internal _caps;

@@ -8,6 +8,7 @@ import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 
 import {IMarginAccount} from "../interfaces/IMarginAccount.sol";
 import {WAD} from "./libraries/Constants.sol";
+import {MarginMath} from "./libraries/MarginMath.sol";
 
 /// @notice The part of ChainlinkOracle the VolatilityOracle reads: the aggregator behind an asset.
 interface IChainlinkFeeds {
@@ -194,10 +195,8 @@ contract VolatilityOracle is AccessControl {
     }
 
     /// @dev sqrt(V * YEAR) in WAD, rounded up.
-    function _sigma(uint256 variance) internal pure returns (uint256 s) {
-        uint256 x = variance * YEAR * WAD;
-        s = FixedPointMathLib.sqrt(x);
-        if (s * s < x) ++s;
+    function _sigma(uint256 variance) internal pure returns (uint256) {
+        return MarginMath.sqrtUp(variance * YEAR * WAD);
     }
 
     function _round(AggregatorV3Interface agg, uint80 id)

@@ -19,21 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-WAD = 10**18
+from solvent.fixed import WAD, YEAR, isqrt_up, mul_div_up
+
 BPS = 10**14
 FLOOR_UNIT = 10**10  # resolution of a stored volatility floor (1e-8)
 MAX_FLOOR_UNITS = 10**8
-YEAR = 365 * 24 * 3600
-
-
-def _mul_div_up(a: int, b: int, d: int) -> int:
-    return (a * b + d - 1) // d
-
-
-def isqrt_up(x: int) -> int:
-    """ceil(sqrt(x)) for an integer x >= 0."""
-    r = math.isqrt(x)
-    return r if r * r == x else r + 1
 
 
 @dataclass(frozen=True)
@@ -60,7 +50,7 @@ class MmfCurve:
         sized = (
             self.base
             if self.threshold == 0
-            else _mul_div_up(self.base, size_multiplier(value, self.threshold), WAD)
+            else mul_div_up(self.base, size_multiplier(value, self.threshold), WAD)
         )
         return min(max(sized, self.floor), self.cap)
 
@@ -87,19 +77,19 @@ class MmfCurve:
 
     def requirement(self, value: int) -> int:
         """value * mmf(value), rounded up (MarginMath.requirement)."""
-        return _mul_div_up(value, self.mmf(value), WAD)
+        return mul_div_up(value, self.mmf(value), WAD)
 
 
 def size_multiplier(value: int, threshold: int) -> int:
     """s = max(1, sqrt(value / threshold)) in WAD, rounded up; WAD when threshold = 0."""
     if threshold == 0 or value <= threshold:
         return WAD
-    return isqrt_up(_mul_div_up(value, WAD * WAD, threshold))
+    return isqrt_up(mul_div_up(value, WAD * WAD, threshold))
 
 
 def imf_of(mmf_at_value: int, imf_base: int, mmf_base: int, imf_cap: int) -> int:
     """min(imfCap, mmf * imfBase / mmfBase), rounded up (MarginMath.imf)."""
-    return min(_mul_div_up(mmf_at_value, imf_base, mmf_base), imf_cap)
+    return min(mul_div_up(mmf_at_value, imf_base, mmf_base), imf_cap)
 
 
 def ramp(frm: int, to: int, start: int, period: int, now: int) -> int:
@@ -198,13 +188,13 @@ CURVE_FIELDS = (
 
 def vol_scale(k: int, horizon: int) -> int:
     """k * sqrt(horizon / YEAR), WAD, rounded up (MarginAdmin.setMarginModel)."""
-    return _mul_div_up(k, isqrt_up(_mul_div_up(horizon * WAD * WAD, 1, YEAR)), WAD)
+    return mul_div_up(k, isqrt_up(mul_div_up(horizon * WAD * WAD, 1, YEAR)), WAD)
 
 
 def volatility_floor(sigma: int, scale: int) -> int:
     """The floor, WAD, a sigma (WAD) gives: k * sigma * sqrt(horizon / YEAR) rounded up to a
     FLOOR_UNIT (1e-8), at most 100% (MarginAdmin.updateVolatility)."""
-    units = _mul_div_up(_mul_div_up(sigma, scale, WAD), 1, FLOOR_UNIT)
+    units = mul_div_up(mul_div_up(sigma, scale, WAD), 1, FLOOR_UNIT)
     return min(MAX_FLOOR_UNITS, units) * FLOOR_UNIT
 
 

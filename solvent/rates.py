@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from solvent.config import RateModel
-from solvent.risk import WAD, mul_div_down, mul_div_up
+from solvent.fixed import WAD, YEAR, mul_div_down, mul_div_up
 
-SECONDS_PER_YEAR = 365 * 24 * 3600
+SECONDS_PER_YEAR = YEAR
 DECIMALS_OFFSET = 6
 VIRTUAL_SHARES = 10**DECIMALS_OFFSET
 

@@ -39,22 +39,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, TypeVar
 
+from solvent.fixed import WAD, mul_div_down, mul_div_up
 from solvent.margin import MmfCurve, PositionCurves
 
-WAD = 10**18
 MAX_UINT256 = 2**256 - 1
 
 K = TypeVar("K", bound=Hashable)
-
-
-def mul_div_down(a: int, b: int, d: int) -> int:
-    """floor(a * b / d) for non-negative integers."""
-    return a * b // d
-
-
-def mul_div_up(a: int, b: int, d: int) -> int:
-    """ceil(a * b / d) for non-negative integers."""
-    return (a * b + d - 1) // d
 
 
 @dataclass(frozen=True)
@@ -365,12 +355,24 @@ def health_preserving_discount(health: int, mmf_coll: int, mmf_debt: int) -> int
     return mul_div_down(health, mmf_coll + mmf_debt, WAD + mul_div_up(health, mmf_debt, WAD))
 
 
+def auction_discount(health: int, min_discount: int, max_discount: int) -> int:
+    """minDiscount + (maxDiscount - minDiscount) * (1 - health), rounded down (health < 1): the
+    Dutch auction in health (LiquidationMath.discount's first term)."""
+    return min_discount + mul_div_down(max_discount - min_discount, WAD - health, WAD)
+
+
+def repay_slack_units(index: int) -> int:
+    """ceil(index) + 1: how many base units below `amount` a repayment of at most `amount` may
+    land (whole scaled units burn floor(amount / index) and cost the fall in the debt)."""
+    return mul_div_up(index, 1, WAD) + 1
+
+
 def liquidation_discount(
     health: int, min_discount: int, max_discount: int, mmf_coll: int, mmf_debt: int
 ) -> int:
     """The account's discount (WAD) at `health` < 1 (WAD; 0 when insolvent): the Dutch auction in
     health, capped by the health-preserving discount (LiquidationMath.discount)."""
-    auction = min_discount + mul_div_down(max_discount - min_discount, WAD - health, WAD)
+    auction = auction_discount(health, min_discount, max_discount)
     return min(auction, health_preserving_discount(health, mmf_coll, mmf_debt))
 
 
@@ -386,7 +388,7 @@ def target_repay_cap(snap: LiquidationSnapshot, discount: int, target_health: in
         return MAX_UINT256
     # A repayment of at most R clears at least R - ceil(index) - 1 units; each such unit costs
     # (1 + T * mmf_debt) of its value in shortfall, which the cap also repays.
-    slack_units = mul_div_up(snap.debt_index, 1, WAD) + 1
+    slack_units = repay_slack_units(snap.debt_index)
     shortfall += mul_div_up(slack_units * snap.debt_price, gain, snap.debt_scale * WAD)
     return mul_div_up(mul_div_up(shortfall, WAD, gain - loss), snap.debt_scale, snap.debt_price)
 
@@ -461,6 +463,7 @@ def _liquidatable_after(snap: LiquidationSnapshot, burned: int, seize: int) -> b
 
 
 TARGET_PRECISION = 128
+GUESS_MARGIN = 3  # the second-order guess goes GUESS_MARGIN/512 past its root
 MAX_TARGET_STEPS = 16
 
 
@@ -565,18 +568,18 @@ def _quadratic_guess(snap: LiquidationSnapshot, discount: int, target: int) -> i
     slope = gain - loss
     shortfall = mul_div_up(target, snap.mmr, WAD) - snap.equity
     curve = 0
-    if cs != snap.collateral_mmf:
-        c = mul_div_up(shortfall, snap.collateral_mmf * 3 // 2, coll_value)
+    if cs != snap.collateral_mmf:  # 2 * f'' * shortfall = f' * shortfall / v (size term)
+        c = mul_div_up(shortfall, cs, coll_value)
         curve = mul_div_up(mul_div_up(c, WAD, keep), WAD, keep)
     if ds != snap.debt_mmf:
-        curve += mul_div_up(shortfall, snap.debt_mmf * 3 // 2, debt_value)
+        curve += mul_div_up(shortfall, ds, debt_value)
     curve = mul_div_up(curve, target, WAD) * WAD
     sq = slope * slope
     if curve >= sq:
         return 0
     root = mul_div_up(2 * shortfall, WAD, slope + math.isqrt(sq - curve))
     tokens = mul_div_up(root, snap.debt_scale, snap.debt_price)
-    return tokens + tokens * 3 // (4 * TARGET_PRECISION) + 2
+    return tokens + tokens * GUESS_MARGIN // (4 * TARGET_PRECISION) + 2
 
 
 def price_liquidation(

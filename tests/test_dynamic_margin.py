@@ -25,6 +25,8 @@ from solvent.margin import (
     ewma_variance,
     ramp,
     size_multiplier,
+    vol_scale,
+    volatility_floor,
 )
 from solvent.risk import (
     MAX_UINT256,
@@ -36,11 +38,13 @@ from solvent.risk import (
     state_after,
     target_repay_cap,
 )
-from tests.utils.chain import logs, revert_data, reverts
+from tests.utils.chain import ev, logs, revert_data, reverts
 from tests.utils.helpers import Actions, freeze_rates
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 86_400
+BPS = 10**14
+FLOOR_UNIT = 10**10  # MarginConfig.FLOOR_UNIT
 THRESHOLD = 20_000 * WAD  # USD: low enough that test positions are sized
 
 
@@ -228,10 +232,12 @@ def test_bounds__every_parameter__custom_error_and_no_change(dyn, deployer, stra
 # ============================================================================ volatility oracle
 
 
-def _crash_rounds(act, weth, n, factor="0.97"):
-    for _ in range(n):
-        act.warp(300)
-        act.move_price(weth, factor)
+def whipsaw(act, weth, rounds=20):
+    """A violent back-and-forth, a minute per round: large squared returns, the price ends near
+    where it was."""
+    for i in range(rounds):
+        act.warp(60)
+        act.move_price(weth, "0.85" if i % 2 == 0 else "1.1765")
 
 
 def test_poke__after_every_round_or_once__same_sigma(funded, dyn, accounts):
@@ -369,14 +375,18 @@ def test_ramp__volatility_spike__not_liquidatable_by_the_spike_alone(funded, dyn
     usdc = dyn.asset("USDC")
     weth, _ = _healthy_borrower(act, dyn, trader, "10")
     floor_before = curve(dyn, "WETH").floor_initial
-    # A violent back-and-forth: large squared returns, price back near where it was.
-    for i in range(20):
-        act.warp(60)
-        act.move_price(weth, "0.85" if i % 2 == 0 else "1.1765")
+    whipsaw(act, weth)
     act.refresh_feeds()
     tx = vol.poke(weth.token, sender=accounts[6])
     ramp_events = logs(tx, ma.RampStarted)
     c = curve(dyn, "WETH")
+    # The floor pushed is k * sigma * sqrt(horizon / YEAR), as the mirror computes it.
+    (pushed,) = logs(tx, ma.VolatilityFloorSet)
+    scale = int(ma.marginModel()[5])
+    dm = funded.system.config.dynamic_margin
+    assert scale == vol_scale(dm.k, dm.horizon)
+    assert int(pushed["sigma"]) == int(vol.volatility(weth.token)[0])
+    assert int(pushed["floor"]) == volatility_floor(int(pushed["sigma"]), scale) == c.floor_ramp_to
     assert c.floor_initial > floor_before and c.floor_initial > c.mmf_base
     assert ramp_events and bool(ramp_events[0]["volatility"])
     assert c.floor_liquidation < c.floor_initial  # ramping
@@ -529,9 +539,7 @@ def test_ramp__poked_every_block__liquidation_floor_keeps_moving(funded, dyn, ac
     least 90% as far as an undisturbed linear ramp would in those 6 minutes."""
     act, vol = funded, dyn.volatility_oracle
     weth = dyn.asset("WETH")
-    for i in range(20):
-        act.warp(60)
-        act.move_price(weth, "0.85" if i % 2 == 0 else "1.1765")
+    whipsaw(act, weth)
     vol.poke(weth.token, sender=accounts[6])
     c0 = curve(dyn, "WETH")
     gap = c0.floor_ramp_to - c0.floor_liquidation
@@ -553,9 +561,7 @@ def test_dynamic_params__volatility_floor_switched_on__ramps_from_zero(
     act, ma, vol = funded, dyn.margin_account, dyn.volatility_oracle
     weth = dyn.asset("WETH")
     ma.setDynamicParams(weth.token, THRESHOLD, DAY, 0, sender=deployer)  # floor off
-    for i in range(20):
-        act.warp(60)
-        act.move_price(weth, "0.85" if i % 2 == 0 else "1.1765")
+    whipsaw(act, weth)
     vol.poke(weth.token, sender=accounts[6])
     off = curve(dyn, "WETH")
     assert off.floor_liquidation == 0 and off.floor_initial == 0
@@ -597,3 +603,117 @@ def test_ramp__governance_lowers_mmf__applies_at_once(dyn, deployer):
     ma.setMarginFactors(weth, int(0.12e18), int(0.06e18), sender=deployer)
     c = MarginCurve.from_chain(ma.marginCurve(weth))
     assert c.mmf_base == int(0.06e18) and c.mmf_base_liquidation < int(0.0551e18)
+
+
+def test_admin__dynamic_params_and_model__set_with_their_events(dyn, deployer):
+    ma = dyn.margin_account
+    weth = dyn.asset("WETH").token
+    tx = ma.setDynamicParams(weth, 50_000 * WAD, 2 * DAY, int(0.3e18), sender=deployer)
+    assert logs(tx, ma.DynamicParamsSet) == [
+        ev(asset=weth, sizeThreshold=50_000 * WAD, rampPeriod=2 * DAY, staleFloor=int(0.3e18))
+    ]
+    c = MarginCurve.from_chain(ma.marginCurve(weth))
+    assert (c.size_threshold, c.ramp_period, c.stale_floor) == (50_000 * WAD, 2 * DAY, int(0.3e18))
+    tx = ma.setMarginModel(int(0.4e18), int(0.7e18), int(1.5e18), 2 * DAY, 3600, sender=deployer)
+    assert logs(tx, ma.MarginModelSet) == [
+        ev(mmfCap=int(0.4e18), imfCap=int(0.7e18), k=int(1.5e18), horizon=2 * DAY, maxSigmaAge=3600)
+    ]
+    assert tuple(ma.marginModel()) == (
+        int(0.4e18),
+        int(0.7e18),
+        int(1.5e18),
+        2 * DAY,
+        3600,
+        vol_scale(int(1.5e18), 2 * DAY),
+    )
+
+
+def _levels(dyn):
+    c = curve(dyn, "WETH")
+    return (
+        (c.mmf_base_liquidation, c.mmf_base, c.base_ramp_from),
+        (c.floor_liquidation, c.floor_ramp_to, c.floor_ramp_from),
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sequence__actions_pokes_governance_and_time__no_self_liquidation_no_jump(
+    funded, dyn, accounts, deployer, seed
+):
+    """Random sequences of the owner's borrows, withdrawals and repayments, price rounds (poked
+    or not), time passing (sigma going stale), and governance raising or lowering WETH's mmf:
+    - an action of the owner that goes through never leaves the account liquidatable;
+    - the maintenance levels liquidations use never rise faster than their ramp allows (no jump:
+      at most (target - ramp start) * elapsed / rampPeriod, plus one unit), whatever the order;
+    - chain and mirror agree on the account's requirements after every step."""
+    rng = random.Random(1_000 + seed)
+    act, ma, vol = funded, dyn.margin_account, dyn.volatility_oracle
+    weth, usdc = dyn.asset("WETH"), dyn.asset("USDC")
+    trader = accounts[3]
+    act.deposit(weth, trader, "30")
+    act.fund(usdc, trader, "1000000")
+    period = curve(dyn, "WETH").ramp_period
+    before, t_before = _levels(dyn), chain.blocks.head.timestamp
+    own_actions = 0
+    for _ in range(14):
+        kind = rng.choice(
+            ["borrow", "borrow", "withdraw", "repay", "price", "time", "raise", "lower"]
+        )
+        acted = False
+        try:
+            if kind == "borrow":
+                h = act.health(trader)
+                room = (h.equity - h.imr) * 10**6 // WAD
+                if room > 300 * 10**6:
+                    act.borrow(usdc, trader, room * rng.choice([30, 60, 95]) // 100)
+                    acted = True
+            elif kind == "withdraw":
+                held = int(ma.rawBalance(trader, 0, weth.token))
+                ma.withdraw(
+                    trader,
+                    0,
+                    weth.token,
+                    held * rng.choice([5, 20, 50]) // 100,
+                    trader,
+                    sender=trader,
+                )
+                acted = True
+            elif kind == "repay" and int(ma.rawBalance(trader, 0, usdc.token)) < 0:
+                ma.repay(trader, 0, usdc.token, MAX_UINT256, sender=trader)
+                acted = True
+        except ape.exceptions.ContractLogicError as err:
+            # Refused for margin or dust is the rule working; anything else is a failure.
+            assert type(err).__name__ in ("InsufficientMargin", "DustRemaining") or revert_data(
+                err
+            )[:4] in (
+                keccak(text=ma.InsufficientMargin.abi.selector)[:4],
+                keccak(text=ma.DustRemaining.abi.selector)[:4],
+            ), err
+        if kind == "price":
+            act.move_price(weth, str(round(rng.uniform(0.9, 1.1), 4)))
+            if rng.random() < 0.7:
+                vol.poke(weth.token, sender=accounts[6])
+        elif kind == "time":
+            act.warp(rng.choice([60, 3600, 4 * 3600, DAY // 2]))
+            act.refresh_feeds()
+            if rng.random() < 0.5:
+                vol.poke(weth.token, sender=accounts[6])
+        elif kind in ("raise", "lower"):
+            mmf = rng.choice([55, 70, 100, 150]) * 10**15 if kind == "raise" else int(0.055e18)
+            ma.setMarginFactors(weth.token, 2 * mmf, mmf, sender=deployer)
+        if acted:
+            own_actions += 1
+            assert not ma.isLiquidatable(trader, 0), kind
+        after, t_after = _levels(dyn), chain.blocks.head.timestamp
+        dt = t_after - t_before
+        for (old, old_target, old_from), (new, target, new_from), unit, name in zip(
+            before, after, (BPS, FLOOR_UNIT), ("base", "floor"), strict=True
+        ):
+            # A ramp from `from` to `target` rises (target - from) / period per second; a
+            # restart within the step starts from the level it had reached (towards either target).
+            top = max(old_target, target)
+            allowed = old + max(0, top - min(old_from, new_from)) * dt // period + unit
+            assert new <= allowed, (kind, name, old, new, target, dt)
+        assert_health_matches_mirror(act, trader)
+        before, t_before = after, t_after
+    assert own_actions > 0

@@ -98,28 +98,9 @@ class Quote:
         return self.repay + self.fee - self.tip
 
 
-def health_of(equity: int, mmr: int) -> int:
-    """equity / MMR in WAD, 0 when equity <= 0 (only asked of liquidatable accounts: MMR > 0)."""
-    return equity * WAD // mmr if equity > 0 else 0
-
-
-def auction_of(health: int, min_discount: int, max_discount: int) -> int:
-    """minDiscount + (maxDiscount - minDiscount) * (1 - health), rounded down; health < 1."""
-    return min_discount + (max_discount - min_discount) * (WAD - health) // WAD
-
-
-def preserving_of(health: int, coll_mmf: int, debt_mmf: int) -> int:
-    """h * (mmf_c + mmf_d) / (1 + h * mmf_d), rounded down (the denominator rounded up): the
-    discount that leaves the account's health where it is."""
-    return health * (coll_mmf + debt_mmf) // (WAD + mul_div_up(health, debt_mmf, WAD))
-
-
 def discount_of(health: int, s: Snap) -> int:
-    """The account's discount: min(auction, health-preserving discount)."""
-    return min(
-        auction_of(health, s.min_discount, s.max_discount),
-        preserving_of(health, s.coll_mmf, s.debt_mmf),
-    )
+    """The account's discount: min(auction, health-preserving discount) (solvent.risk)."""
+    return risk.liquidation_discount(health, s.min_discount, s.max_discount, s.coll_mmf, s.debt_mmf)
 
 
 def target_cap(s: Snap, d: int, target: int, slack: bool = True) -> int:
@@ -134,7 +115,7 @@ def target_cap(s: Snap, d: int, target: int, slack: bool = True) -> int:
     if gain <= loss:
         return MAX_UINT256
     if slack:
-        units = mul_div_up(s.debt_index, 1, WAD) + 1
+        units = risk.repay_slack_units(s.debt_index)
         shortfall += mul_div_up(units * s.debt_price, gain, s.debt_scale * WAD)
     return mul_div_up(mul_div_up(shortfall, WAD, gain - loss), s.debt_scale, s.debt_price)
 
@@ -166,7 +147,7 @@ def engine_quote(s: Snap, max_repay: int, share: int, target: int, slack: bool =
     if slack:
         q = risk.price_liquidation(snap, max_repay, params)
     else:
-        health = health_of(s.equity, s.mmr) if s.equity < s.mmr else 0
+        health = risk.health_of(s.equity, s.mmr) if s.equity < s.mmr else 0
         cap = target_cap(s, discount_of(health, s), target, False)
         q = risk.price_liquidation(snap, min(max_repay, cap), params)
     return Quote(
@@ -296,7 +277,7 @@ def unit_value(asset: DeployedAsset, act: Any) -> int:
 def slack_units(asset: DeployedAsset) -> int:
     """How far below `amount` a repayment of at most `amount` may land: whole scaled units burn
     floor(amount / index) and cost the fall in the debt, which is at least amount - ceil(index) - 1."""
-    return mul_div_up(int(asset.vault.borrowIndex()), 1, WAD) + 1
+    return risk.repay_slack_units(int(asset.vault.borrowIndex()))
 
 
 def call_revert_data(contract: Any, method: str, *args: Any) -> bytes:
@@ -663,9 +644,11 @@ def test_discount__auction_then_health_preserving_cap__continuous_to_zero_and_go
         weth.feed.setAnswer(answer, sender=act.deployer)
         equity, _, mmr, health = ma.accountHealth(trader, sub)
         assert equity < mmr
-        assert health == health_of(equity, mmr)
-        auction = auction_of(health, lo, hi)
-        cap = preserving_of(health, int(cfg.mmf), int(ma.assetConfig(usdc.token).mmf))
+        assert health == risk.health_of(equity, mmr)
+        auction = risk.auction_discount(health, lo, hi)
+        cap = risk.health_preserving_discount(
+            health, int(cfg.mmf), int(ma.assetConfig(usdc.token).mmf)
+        )
         expected = min(auction, cap)
         assert liquidator.quote(trader, sub, usdc.token, weth.token, max_repay)[4] == expected
         tx, q, _ = settle_and_check(act, trader, usdc, weth, max_repay, keeper, sub=sub)

@@ -35,7 +35,13 @@ from solvent.risk import (
 )
 from tests.utils.chain import ev, fast_custom_error_decoding, logs, reverts
 from tests.utils.helpers import MAX_UINT, amount, chain_state, debt_of, freeze_rates
-from tests.utils.liquidation import liquidated, list_extra_asset, mirror_snapshot, written_off
+from tests.utils.liquidation import (
+    event_gain,
+    liquidated,
+    list_extra_asset,
+    mirror_snapshot,
+    written_off,
+)
 
 ZERO = "0x" + "00" * 20
 
@@ -63,13 +69,7 @@ def usd_of(units: int, price: int, scale: int) -> int:
 def keeper_gain(tx: Any, ma: Any, act: Any, debt, coll) -> int:
     """Collateral value + tip - repayment - fee of every Liquidated event, at the oracle prices."""
     pd, pc = act.price(debt), act.price(coll)
-    return sum(
-        value_down(e["seized"], pc, coll.scale)
-        + value_down(e["insuranceTip"], pd, debt.scale)
-        - value_up(e["repaid"], pd, debt.scale)
-        - value_up(e["insuranceFee"], pd, debt.scale)
-        for e in liquidated(tx, ma)
-    )
+    return sum(event_gain(e, pd, debt.scale, pc, coll.scale) for e in liquidated(tx, ma))
 
 
 # ====================================================================== 1. splitting
@@ -393,7 +393,9 @@ def test_hostile_engine__deep_account__tip_at_most_what_tops_the_discount_up_to_
     hostile.setQuote(
         quote_tuple(repay_scaled=burn, repay=repay, seize=seize, tip=max_tip), sender=stranger
     )
-    hostile.attack(trader, 0, usdc.token, weth.token, MAX_UINT, sender=stranger)
+    tx = hostile.attack(trader, 0, usdc.token, weth.token, MAX_UINT, sender=stranger)
+    (e,) = liquidated(tx, ma)
+    assert (e["repaid"], e["seized"], e["insuranceTip"]) == (repay, seize, max_tip)
 
 
 def liquidator_quote_of(system, snap, max_repay: int) -> LiquidationQuote:
@@ -552,8 +554,11 @@ def test_borrow__debt_below_the_floor__reverts_dust_remaining_state_untouched(
         ma.borrow(trader, 0, usdc.token, units, trader, sender=trader)
     assert chain_state(system, trader, [keeper, stranger]) == before
     ma.borrow(trader, 0, usdc.token, amount(usdc, "100"), trader, sender=trader)  # the floor: ok
+    floor_debt = debt_of(ma, usdc, trader, must_owe=True)
+    assert floor_debt >= amount(usdc, "100")
     # Adding to a debt at or above the floor is never dust.
     ma.borrow(trader, 0, usdc.token, 1, trader, sender=trader)
+    assert debt_of(ma, usdc, trader) >= floor_debt + 1
 
 
 @pytest.mark.parametrize("how", ["repay", "deposit", "transfer"])

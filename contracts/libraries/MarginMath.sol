@@ -42,13 +42,17 @@ library MarginMath {
         (c.base, c.floor, c.cap, c.threshold) = (w & mask, (w >> 64) & mask, (w >> 128) & mask, (w >> 192) * WAD);
     }
 
+    /// @dev ceil(sqrt(x)) (solady's sqrt rounds down).
+    function sqrtUp(uint256 x) internal pure returns (uint256 r) {
+        r = FixedPointMathLib.sqrt(x);
+        if (r * r < x) ++r;
+    }
+
     /// @dev s(v) = max(1, sqrt(v / threshold)) in WAD, rounded up; WAD when threshold = 0.
     function sizeMultiplier(uint256 value, uint256 threshold) internal pure returns (uint256) {
         if (threshold == 0 || value <= threshold) return WAD;
         // sqrt(v / t) * WAD = sqrt(v * WAD^2 / t); v < 2^128 keeps v * WAD^2 below 2^256.
-        uint256 x = value.mulDivUp(WAD * WAD, threshold);
-        uint256 r = FixedPointMathLib.sqrt(x);
-        return r * r < x ? r + 1 : r;
+        return sqrtUp(value.mulDivUp(WAD * WAD, threshold));
     }
 
     /// @dev mmf(v) = min(cap, max(base * s(v), floor)), WAD, rounded up.

@@ -36,7 +36,7 @@ from ape import chain
 from solvent.risk import WAD, account_health, value_down, value_up
 from tests.utils.chain import norm
 from tests.utils.helpers import MAX_UINT
-from tests.utils.liquidation import Owner, liquidated, read_lens, view, written_off
+from tests.utils.liquidation import Owner, event_gain, liquidated, read_lens, view, written_off
 from tests.utils.scenarios import Market
 
 CASES = 24
@@ -150,12 +150,7 @@ class Runner:
         (ev,) = liquidated(tx, self.ma)
         pd = view(self.system.oracle.price, d.token)[0]
         pc = view(self.system.oracle.price, c.token)[0]
-        gain = (
-            value_down(ev["seized"], pc, c.scale)
-            + value_down(ev["insuranceTip"], pd, d.scale)
-            - value_up(ev["repaid"], pd, d.scale)
-            - value_up(ev["insuranceFee"], pd, d.scale)
-        )
+        gain = event_gain(ev, pd, d.scale, pc, c.scale)
         off = sum(
             value_up(o["amount"], view(self.system.oracle.price, o["asset"])[0], self._scale(o))
             for o in written_off(tx, self.ma)

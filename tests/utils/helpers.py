@@ -11,6 +11,7 @@ from typing import Any
 from ape import chain
 
 from solvent.deploy import DeployedAsset, Deployment
+from solvent.fixed import YEAR
 from solvent.margin import MarginCurve
 from solvent.risk import WAD, Health, Position, account_health, debt_tokens
 from solvent.units import to_units
@@ -121,9 +122,6 @@ class Actions:
     def health(self, owner: Any, sub: int = 0) -> Health:
         equity, imr, mmr, _ = self.system.margin_account.accountHealth(owner, sub)
         return Health(equity=int(equity), imr=int(imr), mmr=int(mmr))
-
-
-YEAR = 365 * 24 * 3600
 
 
 def seed_frozen_market(act: Actions, lender: Any, seeder: Any, admin: Any) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
 from ape import chain, project
@@ -20,7 +19,7 @@ from eth_utils import keccak
 from solvent import risk
 from solvent.config import AssetSpec, RateModel
 from solvent.deploy import DeployedAsset, Deployment
-from solvent.risk import debt_tokens, mul_div_up
+from solvent.risk import debt_tokens
 from tests.utils.chain import logs, norm
 from tests.utils.helpers import MAX_UINT
 
@@ -34,6 +33,7 @@ __all__ = [
     "account_debts",
     "books",
     "call_revert",
+    "event_gain",
     "liquidated",
     "list_extra_asset",
     "mirror_snapshot",
@@ -48,16 +48,7 @@ __all__ = [
 ]
 
 
-class Status(IntEnum):
-    """IMarginAccount.LiquidationStatus."""
-
-    OK = 0
-    HEALTHY = 1
-    NO_DEBT = 2
-    NO_COLLATERAL = 3
-    DUST = 4
-    REPAY_TOO_SMALL = 5
-    SLIPPAGE = 6
+Status = risk.Status  # IMarginAccount.LiquidationStatus, as the mirror defines it
 
 
 def pin_next_block() -> None:
@@ -164,31 +155,24 @@ def mirror_snapshot(
     ma: Any, owner: Any, sub: int, debt: Any, collateral: Any
 ) -> risk.LiquidationSnapshot:
     """MarginAccount.liquidationSnapshot of (debt, collateral) tokens as the mirror's snapshot."""
-    s = ma.liquidationSnapshot(owner, sub, debt, collateral)
-    return risk.LiquidationSnapshot(
-        equity=int(s.equity),
-        mmr=int(s.mmr),
-        debt=int(s.debt),
-        collateral=int(s.collateral),
-        debt_price=int(s.debtPrice),
-        collateral_price=int(s.collateralPrice),
-        debt_scale=int(s.debtScale),
-        collateral_scale=int(s.collateralScale),
-        debt_mmf=int(s.debtMmf),
-        collateral_mmf=int(s.collateralMmf),
-        min_discount=int(s.minDiscount),
-        max_discount=int(s.maxDiscount),
-        min_debt_value=int(s.minDebtValue),
-        collateral_assets=int(s.collateralAssets),
-        debt_index=int(s.debtIndex),
-        debt_scaled=int(s.debtScaled),
-        insurance_fund=int(s.insuranceFund),
+    return risk.LiquidationSnapshot.from_chain(ma.liquidationSnapshot(owner, sub, debt, collateral))
+
+
+def event_gain(e: dict, debt_price: int, debt_scale: int, coll_price: int, coll_scale: int) -> int:
+    """The liquidator's gain of one Liquidated event at these prices (risk.liquidation_profit)."""
+    return risk.liquidation_profit(
+        e["seized"],
+        e["repaid"],
+        e["insuranceFee"],
+        debt_price=debt_price,
+        debt_scale=debt_scale,
+        collateral_price=coll_price,
+        collateral_scale=coll_scale,
+        insurance_tip=e["insuranceTip"],
     )
 
 
-def usd_up(units: int, price: int, scale: int) -> int:
-    """USD WAD value rounded up (how a debt is valued)."""
-    return mul_div_up(units, price, scale)
+usd_up = risk.value_up  # USD WAD value rounded up (how a debt is valued)
 
 
 # ---------------------------------------------------------------------------------- accounts
