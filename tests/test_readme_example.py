@@ -38,9 +38,12 @@ def test_readme_liquidation_rules__example_at_2100__discount_seizure_fee_and_tar
     H * (mmf_c + mmf_d) / (1 + H * mmf_d)) of the seized asset; seized = repaid / (1 - d) in USD;
     fee = insuranceShare * repaid * d / (1 - d) on top; no tip above minDiscount; one liquidation
     stops at targetHealth * MMR (1.05)."""
-    _open_readme_position(act, usdc, weth, lender, trader)
-    for asset in (usdc, weth):  # no interest: the README's numbers stay exact
+    for asset in (
+        usdc,
+        weth,
+    ):  # no interest, from before the borrow: the README's numbers stay exact
         freeze_rates(asset, act.deployer)
+    _open_readme_position(act, usdc, weth, lender, trader)
     act.set_price(weth, "2100")
     equity, _, mmr, health = ma.accountHealth(trader, 0)
     # E = 21,000 - 20,000 = 1,000; MMR = 0.06 * 21,000 + 0.02 * 20,000 = 1,660.
