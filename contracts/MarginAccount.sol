@@ -13,7 +13,7 @@ import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {WAD} from "./libraries/Constants.sol";
 import {MarginRouter} from "./MarginRouter.sol";
-import {MarginViews} from "./MarginViews.sol";
+import {MarginBooks} from "./MarginBooks.sol";
 import {LiquidationMath} from "./libraries/LiquidationMath.sol";
 import {MathLib} from "./libraries/MathLib.sol";
 
@@ -22,10 +22,11 @@ import {MathLib} from "./libraries/MathLib.sol";
 ///         initial margin requirement on every risk-increasing action. See IMarginAccount for the
 ///         formulas and units.
 /// @dev The account actions and liquidation settlement. Around them, by role:
-///      - MarginViews: balances, `_health` and the liquidation snapshot (and the balance layout);
+///      - MarginBooks: balances, `_health` and the liquidation snapshot (and the balance layout);
 ///      - MarginConfig: the risk registry's storage and a position's factors (MarginMath);
-///      - MarginRouter: the entry points that run MarginAdmin (registry writes, bounds) by delegatecall.
-contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyGuardTransient {
+///      - MarginRouter: the entry points that run MarginAdmin (registry writes, bounds, the larger
+///        views of the registry and of accounts) by delegatecall.
+contract MarginAccount is IMarginAccount, MarginRouter, MarginBooks, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using MathLib for uint256;
 
@@ -82,7 +83,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyG
             balance = 0;
         }
         _setBalance(account, id, balance + SafeCast.toInt256(amount));
-        _addCollateral(asset, id, amount);
+        _addCollateral(account, asset, id, amount);
         emit Deposited(owner, subId, asset, msg.sender, amount);
         IERC20(asset).safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -112,7 +113,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyG
         uint256 account = _key(owner, subId);
         _takeCollateral(account, asset, id, amount);
         totalCollateral[asset] -= amount;
-        _requireInitialMarginIfIndebted(account);
+        _requireInitialMarginIfIndebted(account, id);
         emit Withdrawn(owner, subId, asset, to, amount);
         IERC20(asset).safeTransfer(to, amount);
     }
@@ -126,6 +127,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyG
         uint256 account = _key(owner, subId);
         int256 balance = _balances[account][id];
         if (balance > 0) revert BorrowAgainstOwnCollateral(asset, uint256(balance));
+        _requireNotPaused(id, PAUSE_BORROW);
         IVault vault = IVault(_lending[id].vault);
         (uint256 index, uint256 borrows) = vault.accrueInterest();
         uint256 cap = _caps[id].debtCap;
@@ -135,7 +137,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyG
         // (ceil(index) - 1 base units: nothing for 6+ decimals, a unit for a 0-decimal token).
         uint256 owed = uint256(-balance).mulDivUp(index, WAD) + amount;
         _setBalance(account, id, -SafeCast.toInt256((owed - 1).mulDivDown(WAD, index) + 1));
-        (int256 equity, uint256 imr,, uint256 debtValue) = _health(account, id);
+        (int256 equity, uint256 imr,, uint256 debtValue) = _health(account, id, true);
         if (equity < int256(imr)) revert InsufficientMargin(equity, imr);
         uint256 floor = _lending[id].minDebtValue;
         if (debtValue < floor) revert DustRemaining(debtValue, floor);
@@ -163,7 +165,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyG
             if (plan.newScaled != 0) amount = plan.repaid;
         }
         _takeCollateral(from, asset, id, amount);
-        _requireInitialMarginIfIndebted(from);
+        _requireInitialMarginIfIndebted(from, id);
         emit Transferred(owner, fromSubId, toSubId, asset, amount);
         if (balance < 0) {
             // Those tokens leave for the vault.
@@ -230,7 +232,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyG
         _id(collateralAsset);
         b.vault = IVault(_lending[b.debtId].vault);
         uint256 n = _assetCount;
-        PriceCache memory cache = PriceCache(new uint256[](n), new uint256[](n));
+        PriceCache memory cache = PriceCache(new uint256[](n), new uint256[](n), new uint256[](n));
         (cache.indexes[b.debtId], b.insurance) = b.vault.indexAndInsurance();
         IPriceOracle oracle_ = oracle;
         LiquidationSnapshot memory s; // reused for every target: each is priced on the state the previous left
@@ -408,7 +410,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyG
         returns (uint256 assetsWrittenOff)
     {
         uint256 account = _key(owner, subId);
-        if (_hasCollateral(account)) revert AccountHasCollateral(owner, subId);
+        if (_holds(account, false)) revert AccountHasCollateral(owner, subId);
         assetsWrittenOff = _popcount(_assetMask[account]);
         _writeOff(owner, subId, account, MAX_LISTED_ASSETS);
     }
@@ -497,10 +499,13 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginViews, ReentrancyG
         _setBalance(account, id, balance - int256(amount));
     }
 
-    function _addCollateral(address asset, uint256 id, uint256 amount) internal {
+    /// @dev Books a deposit. The collateral cap binds deposits into debt-free accounts only: an
+    ///      account that owes something can always add margin, whatever the cap (nothing blocks a
+    ///      borrower's defence against liquidation).
+    function _addCollateral(uint256 account, address asset, uint256 id, uint256 amount) internal {
         uint256 total = totalCollateral[asset] + amount;
         uint256 cap = _caps[id].collateralCap;
-        if (total > cap) revert CollateralCapExceeded(asset, total, cap);
+        if (total > cap && !_holds(account, true)) revert CollateralCapExceeded(asset, total, cap);
         totalCollateral[asset] = total;
     }
 

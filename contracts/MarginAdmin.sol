@@ -4,21 +4,23 @@ pragma solidity ^0.8.24;
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {IMarginAccount} from "../interfaces/IMarginAccount.sol";
 import {IMarginConfig} from "../interfaces/IMarginConfig.sol";
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 import {IVault} from "../interfaces/IVault.sol";
 import {WAD} from "./libraries/Constants.sol";
-import {MarginConfig} from "./MarginConfig.sol";
+import {MarginBooks} from "./MarginBooks.sol";
 import {MarginMath} from "./libraries/MarginMath.sol";
 import {MathLib} from "./libraries/MathLib.sol";
 
 /// @title MarginAdmin
-/// @notice The MarginAccount's admin module: every write to the risk registry, with its bounds.
+/// @notice The MarginAccount's admin module: every write to the risk registry, with its bounds,
+///         and the larger views (of the registry and of accounts).
 ///         The MarginAccount deploys it in its constructor and runs it by delegatecall on its own
 ///         storage (the same MarginConfig layout), which keeps the MarginAccount under the
 ///         24,576-byte code limit. Called directly, it acts on its own empty storage, where no one
 ///         holds a role.
-contract MarginAdmin is IMarginConfig, MarginConfig {
+contract MarginAdmin is IMarginConfig, MarginBooks {
     using MathLib for uint256;
 
     // ================================================================== admin
@@ -65,7 +67,8 @@ contract MarginAdmin is IMarginConfig, MarginConfig {
             mmfBps: uint16(mmf / BPS),
             minDiscountBps: uint16(minDiscount / BPS),
             maxDiscountBps: uint16(maxDiscount / BPS),
-            dynamic: false
+            dynamic: false,
+            paused: 0
         });
         _lending[id] = Lending({vault: vault, minDebtValue: uint96(minDebtValue)});
         _caps[id] = Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
@@ -82,11 +85,16 @@ contract MarginAdmin is IMarginConfig, MarginConfig {
     /// @param asset Listed token.
     /// @param imf Initial margin factor, WAD.
     /// @param mmf Maintenance margin factor, WAD.
-    function setMarginFactors(address asset, uint256 imf, uint256 mmf) external onlyRole(RISK_ADMIN_ROLE) {
+    ///         The guardian may call it only to raise both factors, and to raise the mmf only on an
+    ///         asset with a ramp, so that no healthy borrower is liquidated by surprise.
+    function setMarginFactors(address asset, uint256 imf, uint256 mmf) external {
         uint256 id = _id(asset);
         Market storage m = _markets[id];
-        _checkMarginFactors(imf, mmf);
         Dynamic storage d = _dynamic[id];
+        _onlyRiskAdminOrGuardian(
+            imf >= m.imfBps * BPS && mmf >= m.mmfBps * BPS && (mmf == m.mmfBps * BPS || d.rampPeriod != 0)
+        );
+        _checkMarginFactors(imf, mmf);
         uint256 current = MarginMath.ramp(d.baseFromBps, m.mmfBps, d.baseRampStart, d.rampPeriod, block.timestamp);
         uint256 newBps = mmf / BPS;
         (d.baseFromBps, d.baseRampStart) = (uint16(newBps > current ? current : newBps), uint32(block.timestamp));
@@ -122,14 +130,28 @@ contract MarginAdmin is IMarginConfig, MarginConfig {
     }
 
     /// @notice Sets the caps of a listed asset (token units, below 2**128). Lowering a cap never
-    ///         forces anyone out.
+    ///         forces anyone out, and the collateral cap never refuses a deposit into an account
+    ///         that owes something. The guardian may call it only to lower (or keep) both caps.
     /// @param asset Listed token.
     /// @param collateralCap Cap on total collateral.
     /// @param debtCap Cap on total borrows.
-    function setCaps(address asset, uint256 collateralCap, uint256 debtCap) external onlyRole(RISK_ADMIN_ROLE) {
-        _caps[_id(asset)] =
-            Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
+    function setCaps(address asset, uint256 collateralCap, uint256 debtCap) external {
+        uint256 id = _id(asset);
+        Caps memory c = _caps[id];
+        _onlyRiskAdminOrGuardian(collateralCap <= c.collateralCap && debtCap <= c.debtCap);
+        _caps[id] = Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
         emit CapsSet(asset, collateralCap, debtCap);
+    }
+
+    /// @inheritdoc IMarginConfig
+    function pause(address asset, uint256 flags) external {
+        _onlyRiskAdminOrGuardian(true);
+        _setPause(asset, flags, true);
+    }
+
+    /// @inheritdoc IMarginConfig
+    function unpause(address asset, uint256 flags) external onlyRole(RISK_ADMIN_ROLE) {
+        _setPause(asset, flags, false);
     }
 
     /// @notice Sets the dynamic margin of a listed asset (all three 0 = static margin).
@@ -246,6 +268,11 @@ contract MarginAdmin is IMarginConfig, MarginConfig {
     // ================================================================== views
 
     /// @inheritdoc IMarginConfig
+    function pauseFlags(address asset) external view returns (uint256) {
+        return asset == address(0) ? _globalPause : _markets[_id(asset)].paused;
+    }
+
+    /// @inheritdoc IMarginConfig
     function listedAssets() external view returns (address[] memory assets) {
         uint256 n = _assetCount;
         assets = new address[](n);
@@ -310,6 +337,83 @@ contract MarginAdmin is IMarginConfig, MarginConfig {
     {
         Model memory g = _model;
         return (g.mmfCapBps * BPS, g.imfCapBps * BPS, g.k, g.horizon, g.maxSigmaAge, g.volScale);
+    }
+
+    // ================================================================== account views (IMarginAccount)
+
+    /// @notice Stored balance: collateral in token units, or minus the scaled debt (IMarginAccount).
+    function rawBalance(address owner, uint96 subId, address asset) external view returns (int256) {
+        return _balances[_key(owner, subId)][_id(asset)];
+    }
+
+    /// @notice Balance in token units: collateral positive, debt (with interest) negative (IMarginAccount).
+    function balanceOf(address owner, uint96 subId, address asset) external view returns (int256) {
+        uint256 id = _id(asset);
+        int256 balance = _balances[_key(owner, subId)][id];
+        if (balance >= 0) return balance;
+        return -int256(uint256(-balance).mulDivUp(IVault(_lending[id].vault).borrowIndex(), WAD));
+    }
+
+    /// @notice Assets the account holds (IMarginAccount).
+    function accountAssets(address owner, uint96 subId) external view returns (address[] memory assets) {
+        uint256 mask = _assetMask[_key(owner, subId)];
+        assets = new address[](_popcount(mask));
+        uint256 n;
+        for (uint256 id; mask != 0; ++id) {
+            if (mask & 1 == 1) assets[n++] = _markets[id].asset;
+            mask >>= 1;
+        }
+    }
+
+    /// @notice Equity, IMR, MMR (USD WAD) and health = equity / MMR (WAD) at the liquidation prices (IMarginAccount).
+    function accountHealth(address owner, uint96 subId)
+        external
+        view
+        returns (int256 equity, uint256 imr, uint256 mmr, uint256 health)
+    {
+        (equity, imr, mmr,) = _health(_key(owner, subId), NO_ASSET, false);
+        if (mmr == 0) health = type(uint256).max;
+        else if (equity > 0) health = uint256(equity).mulDivDown(WAD, mmr);
+    }
+
+    /// @notice Whether equity < MMR at the liquidation prices (IMarginAccount).
+    function isLiquidatable(address owner, uint96 subId) external view returns (bool) {
+        (int256 equity,, uint256 mmr,) = _health(_key(owner, subId), NO_ASSET, false);
+        return equity < int256(mmr);
+    }
+
+    /// @notice What a liquidation of (debtAsset, collateralAsset) is priced from (IMarginAccount).
+    function liquidationSnapshot(address owner, uint96 subId, address debtAsset, address collateralAsset)
+        external
+        view
+        returns (IMarginAccount.LiquidationSnapshot memory snap)
+    {
+        PriceCache memory cache; // empty: a single account reads each price once anyway
+        _liquidationSnapshot(snap, _key(owner, subId), debtAsset, collateralAsset, oracle, cache);
+    }
+
+    // ================================================================== internal: roles
+
+    /// @dev RISK_ADMIN_ROLE may do anything within bounds; GUARDIAN_ROLE only what `reducesRisk`.
+    function _onlyRiskAdminOrGuardian(bool reducesRisk) internal view {
+        if (hasRole(RISK_ADMIN_ROLE, msg.sender)) return;
+        if (!hasRole(GUARDIAN_ROLE, msg.sender)) revert AccessControlUnauthorizedAccount(msg.sender, RISK_ADMIN_ROLE);
+        if (!reducesRisk) revert GuardianCannotRaiseRisk(msg.sender);
+    }
+
+    function _setPause(address asset, uint256 flags, bool on) internal {
+        if (flags == 0 || flags > (PAUSE_BORROW | PAUSE_WITHDRAW)) revert InvalidPauseFlags(flags);
+        uint8 f = uint8(flags);
+        uint8 next;
+        if (asset == address(0)) {
+            next = on ? _globalPause | f : _globalPause & ~f;
+            _globalPause = next;
+        } else {
+            Market storage m = _markets[_id(asset)];
+            next = on ? m.paused | f : m.paused & ~f;
+            m.paused = next;
+        }
+        emit PauseSet(asset, next, msg.sender);
     }
 
     // ================================================================== internal: risk parameters

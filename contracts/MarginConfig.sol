@@ -22,6 +22,12 @@ abstract contract MarginConfig is IMarginConfig, AccessControl {
 
     /// @notice Role allowed to list assets and change margin factors, liquidation parameters and caps.
     bytes32 public constant RISK_ADMIN_ROLE = keccak256("RISK_ADMIN_ROLE");
+    /// @notice Role that may act at once, but only to reduce risk (see MarginAdmin).
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    /// @notice Pause flag: no new borrowing.
+    uint8 public constant PAUSE_BORROW = 1;
+    /// @notice Pause flag: no withdrawal or transfer out of an account that owes something.
+    uint8 public constant PAUSE_WITHDRAW = 2;
     /// @notice Most assets that can be listed (bits in an account's asset mask).
     uint256 public constant MAX_LISTED_ASSETS = 256;
     /// @notice Lowest margin factor an admin may set, WAD.
@@ -70,6 +76,7 @@ abstract contract MarginConfig is IMarginConfig, AccessControl {
         uint16 minDiscountBps;
         uint16 maxDiscountBps;
         bool dynamic;
+        uint8 paused; // PAUSE_BORROW | PAUSE_WITHDRAW
     }
 
     /// @dev What a debt additionally reads: the vault and the dust floor (USD WAD).
@@ -114,6 +121,8 @@ abstract contract MarginConfig is IMarginConfig, AccessControl {
 
     /// @inheritdoc IMarginConfig
     IPriceOracle public oracle;
+    /// @dev Global pause flags, in the oracle's slot (which every margin check reads anyway).
+    uint8 internal _globalPause;
     /// @inheritdoc IMarginConfig
     address public liquidator;
     /// @inheritdoc IMarginConfig
@@ -176,6 +185,14 @@ abstract contract MarginConfig is IMarginConfig, AccessControl {
         uint256 floor = d.floorTo * FLOOR_UNIT;
         if (block.timestamp > uint256(d.sigmaUpdatedAt) + g.maxSigmaAge) floor = floor.max(d.staleFloorBps * BPS);
         return floor;
+    }
+
+    /// @dev Reverts when `flag` is paused for asset `id` or globally.
+    function _requireNotPaused(uint256 id, uint8 flag) internal view {
+        if ((_markets[id].paused | _globalPause) & flag == 0) return;
+        address asset = _markets[id].asset;
+        if (flag == PAUSE_BORROW) revert BorrowPaused(asset);
+        revert WithdrawPaused(asset);
     }
 
     /// @dev Id of a listed asset; reverts AssetNotListed otherwise.

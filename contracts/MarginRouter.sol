@@ -76,6 +76,21 @@ abstract contract MarginRouter is IMarginAccount, MarginConfig {
     }
 
     /// @inheritdoc IMarginConfig
+    function pause(address, uint256) external {
+        _admin();
+    }
+
+    /// @inheritdoc IMarginConfig
+    function unpause(address, uint256) external {
+        _admin();
+    }
+
+    /// @inheritdoc IMarginConfig
+    function pauseFlags(address) external view returns (uint256) {
+        _adminView();
+    }
+
+    /// @inheritdoc IMarginConfig
     function listedAssets() external view returns (address[] memory) {
         _adminView();
     }
@@ -97,6 +112,40 @@ abstract contract MarginRouter is IMarginAccount, MarginConfig {
 
     /// @inheritdoc IMarginConfig
     function marginModel() external view returns (uint256, uint256, uint256, uint256, uint256, uint256) {
+        _adminView();
+    }
+
+    /// @inheritdoc IMarginAccount
+    function rawBalance(address, uint96, address) external view returns (int256) {
+        _adminView();
+    }
+
+    /// @inheritdoc IMarginAccount
+    function balanceOf(address, uint96, address) external view returns (int256) {
+        _adminView();
+    }
+
+    /// @inheritdoc IMarginAccount
+    function accountAssets(address, uint96) external view returns (address[] memory) {
+        _adminView();
+    }
+
+    /// @inheritdoc IMarginAccount
+    function accountHealth(address, uint96) external view returns (int256, uint256, uint256, uint256) {
+        _adminView();
+    }
+
+    /// @inheritdoc IMarginAccount
+    function isLiquidatable(address, uint96) external view returns (bool) {
+        _adminView();
+    }
+
+    /// @inheritdoc IMarginAccount
+    function liquidationSnapshot(address, uint96, address, address)
+        external
+        view
+        returns (LiquidationSnapshot memory)
+    {
         _adminView();
     }
 

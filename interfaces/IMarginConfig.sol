@@ -100,6 +100,15 @@ interface IMarginConfig {
     error FactorAboveCap(uint256 imf, uint256 mmf, uint256 imfCap, uint256 mmfCap);
     /// @notice Only the VolatilityOracle pushes sigma.
     error NotVolatilityOracle(address caller);
+    /// @notice The guardian may only reduce risk: raise margin factors (an mmf only on an asset
+    ///         whose rise ramps), lower caps, pause borrowing and withdrawals.
+    error GuardianCannotRaiseRisk(address guardian);
+    /// @notice Pause flags must be a non-empty subset of PAUSE_BORROW | PAUSE_WITHDRAW.
+    error InvalidPauseFlags(uint256 flags);
+    /// @notice Borrowing `asset` is paused (per asset or globally).
+    error BorrowPaused(address asset);
+    /// @notice Withdrawing (or moving) `asset` out of an account that owes something is paused.
+    error WithdrawPaused(address asset);
 
     // ------------------------------------------------------------------ events
     /// @notice `asset` was listed with its vault, margin factors and caps.
@@ -123,6 +132,9 @@ interface IMarginConfig {
     /// @notice The VolatilityOracle pushed sigma (annualized, WAD) of `asset`, as of its round at
     ///         `updatedAt`; `floor` = k * sigma * sqrt(horizon / YEAR) in WAD (at most 1).
     event VolatilityFloorSet(address indexed asset, uint256 sigma, uint256 floor, uint256 updatedAt);
+    /// @notice Pause flags of `asset` (zero address: global) are now `flags` (PAUSE_BORROW = 1,
+    ///         PAUSE_WITHDRAW = 2), set by `by`.
+    event PauseSet(address indexed asset, uint256 flags, address indexed by);
     /// @notice A higher maintenance level of `asset` (the volatility floor if `volatility`, else the
     ///         base mmf) reaches liquidations linearly from `from` at `start` to `to` at start + period.
     event RampStarted(address indexed asset, bool volatility, uint256 from, uint256 to, uint256 start, uint256 period);
@@ -185,4 +197,17 @@ interface IMarginConfig {
     ///         stamped `updatedAt`. Sets the volatility floor: a higher one reaches liquidations over
     ///         the asset's rampPeriod (RampStarted), a lower one at once.
     function updateVolatility(address asset, uint256 sigma, uint256 updatedAt) external;
+    /// @notice Pauses borrowing and/or collateral withdrawals from indebted accounts, of `asset` or
+    ///         (zero address) of every asset. GUARDIAN_ROLE or RISK_ADMIN_ROLE. Repay, deposit and
+    ///         liquidation are never paused.
+    /// @param asset Listed token, or zero for the global flags.
+    /// @param flags PAUSE_BORROW (1) and/or PAUSE_WITHDRAW (2) to add.
+    function pause(address asset, uint256 flags) external;
+    /// @notice Lifts pause flags (RISK_ADMIN_ROLE only: unpausing raises risk, so it goes through
+    ///         the timelock).
+    /// @param asset Listed token, or zero for the global flags.
+    /// @param flags Flags to clear.
+    function unpause(address asset, uint256 flags) external;
+    /// @notice Pause flags of `asset` (zero address: the global flags).
+    function pauseFlags(address asset) external view returns (uint256);
 }

@@ -8,10 +8,20 @@ interface IPriceOracle {
     /// @notice The asset has no price source configured.
     error UnknownAsset(address asset);
 
-    /// @notice USD price of one whole `asset` token, in WAD, and the time it was observed.
+    /// @notice USD price of one whole `asset` token, in WAD, and the time it was observed, trusted
+    ///         enough for a risk-increasing action (borrow, withdraw, transfer).
     /// @dev MUST revert for unknown assets and for prices it does not trust; MUST NOT return 0.
     /// @param asset The ERC20 token to price.
     /// @return priceWad USD per whole token, 18 decimals.
     /// @return updatedAt Unix time (seconds) of the observation.
     function price(address asset) external view returns (uint256 priceWad, uint256 updatedAt);
+
+    /// @notice The lowest and highest USD price of one whole `asset` token (WAD) the oracle cannot
+    ///         rule out: equal when its sources agree. Liquidation and the health views value
+    ///         collateral at `low` and debt at `high`; risk-increasing actions use `price`.
+    /// @dev MUST revert for unknown assets and when no source is usable; MUST NOT return 0.
+    /// @param asset The ERC20 token to price.
+    /// @return low Lowest price, WAD.
+    /// @return high Highest price, WAD.
+    function liquidationPrices(address asset) external view returns (uint256 low, uint256 high);
 }

@@ -19,6 +19,7 @@ from ape.cli import ConnectedProviderCommand, account_option, network_option
 
 from solvent.config import DEFAULT_CONFIG, ConfigError, SolventConfig, load_config
 from solvent.deploy import Deployment, deploy_system
+from solvent.governance import GovernanceError, check_governance
 
 DEPLOYMENTS_DIR = Path("deployments")
 
@@ -87,6 +88,21 @@ def check_existing_contracts(config: SolventConfig) -> None:
                 )
 
 
+def check_governance_config(network: Any, config: SolventConfig, deployer: str) -> None:
+    """A live deployment must hand its roles over; a governance section must be complete."""
+    if config.governance is None:
+        if not network.is_dev:
+            raise click.UsageError(
+                "the configuration has no governance section: a live deployment must hand every "
+                "admin role to a timelock and a guardian (see config/sepolia.yaml)"
+            )
+        return
+    try:
+        check_governance(config.governance, deployer)
+    except GovernanceError as err:
+        raise click.UsageError(str(err)) from err
+
+
 def _load_config(ctx: click.Context, param: click.Parameter, value: Path) -> LoadedConfig:
     """Read the configuration while parsing options, before any chain is started."""
     try:
@@ -135,5 +151,6 @@ def cli(network: Any, account: Any, loaded: LoadedConfig, out: Path | None, forc
     out = out or default_out(network)
     if out.exists() and not network.is_dev and not force:
         raise click.UsageError(f"{out} already exists; pass --force to overwrite it or --out PATH.")
+    check_governance_config(network, config, deployer.address)
     check_existing_contracts(config)
     deploy_to_file(config, deployer, out)

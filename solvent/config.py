@@ -50,6 +50,13 @@ class AssetSpec:
     price: int | None = None  # mock feed initial price, WAD
     token: str | None = None  # existing token (testnets)
     feed: str | None = None  # existing Chainlink feed (testnets)
+    # Oracle hardening (docs/threat-model.md); 0 / None = off.
+    secondary_feed: str | None = None  # address, or "mock" to deploy a second mock feed
+    secondary_max_age: int = 0  # seconds
+    max_deviation: int = 0  # primary/secondary difference beyond which risk waits, WAD
+    max_jump: int = 0  # move from the previous round that needs confirming, WAD
+    band_min: int = 0  # sane price band, USD WAD (0/0 = none)
+    band_max: int = 0
 
     def collateral_cap(self, decimals: int) -> int:
         return to_units(self.collateral_cap_tokens, decimals)
@@ -84,6 +91,18 @@ class DynamicMargin:
 
 
 @dataclass(frozen=True)
+class Governance:
+    """Who controls a deployment: the TimelockController's delay (seconds), its proposers (who
+    may queue and cancel), executors (empty: anyone may execute a ready operation) and the
+    guardian, who may act at once but only to reduce risk (and cancel queued operations)."""
+
+    timelock_delay: int
+    proposers: tuple[str, ...]
+    executors: tuple[str, ...]
+    guardian: str | None
+
+
+@dataclass(frozen=True)
 class SolventConfig:
     network: str
     mocks: bool
@@ -92,6 +111,9 @@ class SolventConfig:
     target_health: int  # health a partial liquidation restores, WAD
     assets: tuple[AssetSpec, ...]
     dynamic_margin: DynamicMargin | None = None
+    governance: Governance | None = None
+    sequencer_feed: str | None = None  # L2 sequencer-uptime feed (Chainlink), None on L1
+    sequencer_grace_period: int = 0  # seconds without prices after the sequencer is back
 
     def asset(self, symbol: str) -> AssetSpec:
         for spec in self.assets:
@@ -142,6 +164,57 @@ def _asset(raw: dict[str, Any], mocks: bool, index: int) -> AssetSpec:
         price=price,
         token=token,
         feed=feed,
+        **_oracle_guards(raw, mocks, where),
+    )
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+#: Longest timelock delay a configuration may ask for, seconds.
+MAX_TIMELOCK_DELAY = 30 * 24 * 3600
+
+
+def _address(value: Any, key: str) -> str:
+    text = str(value)
+    digits = text[2:]
+    if not (text.startswith("0x") and len(digits) == 40 and all(c in _HEX for c in digits)):
+        raise ConfigError(f"{key}: {text!r} is not an address (0x followed by 40 hex digits)")
+    return text
+
+
+def _oracle_guards(raw: dict[str, Any], mocks: bool, where: str) -> dict[str, Any]:
+    """The asset's optional secondary feed, deviation and jump bounds and price band."""
+    out: dict[str, Any] = {}
+    secondary = raw.get("secondary_feed")
+    if secondary is not None:
+        if secondary == "mock":
+            if not mocks:
+                raise ConfigError(f"{where}.secondary_feed: 'mock' needs mocks: true")
+        else:
+            secondary = _address(secondary, f"{where}.secondary_feed")
+        out["secondary_feed"] = secondary
+        out["secondary_max_age"] = int(_require(raw, "secondary_max_age", where))
+        out["max_deviation"] = to_wad(_require(raw, "max_deviation", where))
+    if "max_jump" in raw:
+        out["max_jump"] = to_wad(raw["max_jump"])
+    band = raw.get("price_band")
+    if band is not None:
+        out["band_min"] = to_wad(_require(band, "min", f"{where}.price_band"))
+        out["band_max"] = to_wad(_require(band, "max", f"{where}.price_band"))
+    return out
+
+
+def _governance(raw: dict[str, Any]) -> Governance:
+    where = "governance"
+    delay = int(_require(raw, "timelock_delay", where))
+    if not 0 <= delay <= MAX_TIMELOCK_DELAY:
+        raise ConfigError(f"{where}.timelock_delay: {delay} s is outside 0..{MAX_TIMELOCK_DELAY}")
+    guardian = raw.get("guardian")
+    return Governance(
+        timelock_delay=delay,
+        proposers=tuple(_address(a, f"{where}.proposers") for a in (raw.get("proposers") or [])),
+        executors=tuple(_address(a, f"{where}.executors") for a in (raw.get("executors") or [])),
+        guardian=_address(guardian, f"{where}.guardian") if guardian else None,
     )
 
 
@@ -198,4 +271,11 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> SolventConfig:
             if data.get("dynamic_margin")
             else None
         ),
+        governance=_governance(data["governance"]) if data.get("governance") else None,
+        sequencer_feed=(
+            _address(data["sequencer"]["feed"], "sequencer.feed")
+            if (data.get("sequencer") or {}).get("feed")
+            else None
+        ),
+        sequencer_grace_period=int((data.get("sequencer") or {}).get("grace_period", 0)),
     )

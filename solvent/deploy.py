@@ -1,7 +1,9 @@
 """Deploy the whole Solvent system with ape and record it in a deployment file.
 
 Order: oracle -> MarginAccount -> one Vault per asset -> list assets -> Liquidator -> wire, then
-(when the config has a ``dynamic_margin`` section) VolatilityOracle -> model -> per-asset settings.
+(when the config has a ``dynamic_margin`` section) VolatilityOracle -> model -> per-asset settings,
+then (with a ``governance`` section) the hand-over: a TimelockController receives every admin role,
+the guardian its role, and the deployer renounces every role it held (solvent.governance).
 With ``config.mocks`` (local chains) it first deploys mock tokens and mock Chainlink-style feeds.
 """
 
@@ -15,7 +17,16 @@ from typing import Any
 
 from ape import chain, project
 
-from solvent.config import AssetSpec, DynamicAsset, DynamicMargin, RateModel, SolventConfig
+from solvent.config import (
+    AssetSpec,
+    DynamicAsset,
+    DynamicMargin,
+    Governance,
+    RateModel,
+    SolventConfig,
+)
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 Log = Callable[[str], None]
 
@@ -29,6 +40,7 @@ class DeployedAsset:
     vault: Any
     feed: Any
     decimals: int
+    secondary_feed: Any = None
 
     @property
     def symbol(self) -> str:
@@ -49,6 +61,23 @@ class Deployment:
     liquidator: Any
     assets: dict[str, DeployedAsset] = field(default_factory=dict)
     volatility_oracle: Any = None
+    timelock: Any = None
+    #: Who holds what, read back from the chain after the hand-over (solvent.governance.read_roles).
+    roles: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    deploy_block: int = 0
+
+    def admin_contracts(self) -> dict[str, Any]:
+        """Every contract with admin roles, by name (vaults as Vault:<symbol>)."""
+        named = {
+            "ChainlinkOracle": self.oracle,
+            "MarginAccount": self.margin_account,
+            "Liquidator": self.liquidator,
+        }
+        if self.volatility_oracle is not None:
+            named["VolatilityOracle"] = self.volatility_oracle
+        for a in self.assets.values():
+            named[f"Vault:{a.symbol}"] = a.vault
+        return named
 
     def asset(self, symbol: str) -> DeployedAsset:
         try:
@@ -64,6 +93,7 @@ class Deployment:
             "mocks": self.config.mocks,
             "feed_decimals": self.config.feed_decimals,
             "block": chain.blocks.head.number,
+            "deploy_block": self.deploy_block,
             "contracts": {
                 "ChainlinkOracle": self.oracle.address,
                 "MarginAccount": self.margin_account.address,
@@ -73,7 +103,13 @@ class Deployment:
                     if self.volatility_oracle is not None
                     else {}
                 ),
+                **({"Timelock": self.timelock.address} if self.timelock is not None else {}),
             },
+            "governance": (
+                {**asdict(self.config.governance), "roles": self.roles}
+                if self.config.governance is not None and self.timelock is not None
+                else None
+            ),
             "liquidation": {
                 "insurance_share_wad": str(self.config.insurance_share),
                 "target_health_wad": str(self.config.target_health),
@@ -88,6 +124,11 @@ class Deployment:
                     "token": a.token.address,
                     "vault": a.vault.address,
                     "feed": a.feed.address,
+                    **(
+                        {"secondary_feed": a.secondary_feed.address}
+                        if a.secondary_feed is not None
+                        else {}
+                    ),
                     "decimals": a.decimals,
                     "imf_wad": str(a.spec.imf),
                     "mmf_wad": str(a.spec.mmf),
@@ -117,15 +158,26 @@ def _quiet(_: str) -> None:
 
 
 def deploy_system(
-    config: SolventConfig, deployer: Any, log: Log = _quiet, *, dynamic: bool = True
+    config: SolventConfig,
+    deployer: Any,
+    log: Log = _quiet,
+    *,
+    dynamic: bool = True,
+    govern: bool = True,
 ) -> Deployment:
     """Deploy and wire every contract; returns handles. `deployer` is an ape account. With
     `dynamic` and a ``dynamic_margin`` config section, dynamic margin is switched on too (without
-    it the deployment's config records none)."""
+    it the deployment's config records none). With `govern` and a ``governance`` section, every
+    admin role goes to a new TimelockController and the guardian, and the deployer renounces
+    every role it held; without, the deployer stays the admin (the unit tests' set-up)."""
     if not dynamic:
         config = replace(config, dynamic_margin=None)
+    if not govern:
+        config = replace(config, governance=None)
+    start_block = chain.blocks.head.number + 1
     tokens: dict[str, Any] = {}
     feeds: dict[str, Any] = {}
+    secondaries: dict[str, Any] = {}
     for spec in config.assets:
         if config.mocks:
             assert spec.decimals is not None and spec.price is not None
@@ -136,18 +188,33 @@ def deploy_system(
             feeds[spec.symbol] = project.MockAggregator.deploy(
                 config.feed_decimals, f"{spec.symbol} / USD", answer, sender=deployer
             )
+            if spec.secondary_feed == "mock":
+                secondaries[spec.symbol] = project.MockAggregator.deploy(
+                    config.feed_decimals, f"{spec.symbol} / USD (2)", answer, sender=deployer
+                )
             log(f"mock {spec.symbol} ({spec.decimals} decimals) and its feed deployed")
         else:
             assert spec.token is not None and spec.feed is not None
             tokens[spec.symbol] = project.MockERC20.at(spec.token)  # ERC20 ABI is enough
             feeds[spec.symbol] = project.MockAggregator.at(spec.feed)  # AggregatorV3 ABI
+            if spec.secondary_feed is not None:
+                secondaries[spec.symbol] = project.MockAggregator.at(spec.secondary_feed)
 
-    oracle = project.ChainlinkOracle.deploy(deployer, sender=deployer)
+    oracle = project.ChainlinkOracle.deploy(
+        deployer,
+        config.sequencer_feed or ZERO_ADDRESS,
+        config.sequencer_grace_period,
+        sender=deployer,
+    )
     margin_account = project.MarginAccount.deploy(deployer, oracle, sender=deployer)
     log(f"ChainlinkOracle {oracle.address}, MarginAccount {margin_account.address}")
 
     deployment = Deployment(
-        config=config, oracle=oracle, margin_account=margin_account, liquidator=None
+        config=config,
+        oracle=oracle,
+        margin_account=margin_account,
+        liquidator=None,
+        deploy_block=start_block,
     )
     for spec in config.assets:
         token = tokens[spec.symbol]
@@ -162,7 +229,7 @@ def deploy_system(
             spec.reserve_factor,
             sender=deployer,
         )
-        oracle.setFeed(token, feeds[spec.symbol], spec.max_age, sender=deployer)
+        _set_feeds(oracle, token, spec, feeds[spec.symbol], secondaries.get(spec.symbol), deployer)
         margin_account.listAsset(
             token,
             vault,
@@ -176,7 +243,12 @@ def deploy_system(
             sender=deployer,
         )
         deployment.assets[spec.symbol] = DeployedAsset(
-            spec=spec, token=token, vault=vault, feed=feeds[spec.symbol], decimals=decimals
+            spec=spec,
+            token=token,
+            vault=vault,
+            feed=feeds[spec.symbol],
+            decimals=decimals,
+            secondary_feed=secondaries.get(spec.symbol),
         )
         log(f"{spec.symbol}: vault {vault.address} listed")
 
@@ -188,7 +260,26 @@ def deploy_system(
     log(f"Liquidator {liquidator.address} wired")
     if dynamic and config.dynamic_margin is not None:
         enable_dynamic_margin(deployment, config.dynamic_margin, deployer, log)
+    if config.governance is not None:
+        from solvent.governance import hand_over  # governance imports this module
+
+        hand_over(deployment, config.governance, deployer, log)
     return deployment
+
+
+def _set_feeds(
+    oracle: Any, token: Any, spec: AssetSpec, feed: Any, secondary: Any, deployer: Any
+) -> None:
+    """Primary feed, then the optional secondary, jump guard and band of one asset."""
+    oracle.setFeed(token, feed, spec.max_age, sender=deployer)
+    if secondary is not None:
+        oracle.setSecondaryFeed(
+            token, secondary, spec.secondary_max_age, spec.max_deviation, sender=deployer
+        )
+    if spec.max_jump:
+        oracle.setJumpGuard(token, spec.max_jump, sender=deployer)
+    if spec.band_max:
+        oracle.setBand(token, spec.band_min, spec.band_max, sender=deployer)
 
 
 def enable_dynamic_margin(
@@ -248,6 +339,17 @@ def load_deployment(path: Path | str) -> Deployment:
             if dm
             else None
         )
+        gov = data.get("governance")
+        governance = (
+            Governance(
+                timelock_delay=int(gov["timelock_delay"]),
+                proposers=tuple(gov["proposers"]),
+                executors=tuple(gov["executors"]),
+                guardian=gov["guardian"],
+            )
+            if gov
+            else None
+        )
         config = SolventConfig(
             network=str(data["network"]),
             mocks=bool(data.get("mocks", False)),
@@ -256,6 +358,7 @@ def load_deployment(path: Path | str) -> Deployment:
             target_health=int(liquidation["target_health_wad"]),
             assets=tuple(specs),
             dynamic_margin=dynamic_margin,
+            governance=governance,
         )
     except (KeyError, TypeError, ValueError) as err:
         raise DeploymentFileError(
@@ -272,6 +375,11 @@ def load_deployment(path: Path | str) -> Deployment:
             if "VolatilityOracle" in contracts
             else None
         ),
+        timelock=(
+            project.SolventTimelock.at(contracts["Timelock"]) if "Timelock" in contracts else None
+        ),
+        roles=(data.get("governance") or {}).get("roles", {}),
+        deploy_block=int(data.get("deploy_block", 0)),
     )
     for spec, (symbol, raw) in zip(specs, raw_assets.items(), strict=True):
         deployment.assets[symbol] = DeployedAsset(
@@ -280,5 +388,10 @@ def load_deployment(path: Path | str) -> Deployment:
             vault=project.Vault.at(raw["vault"]),
             feed=project.MockAggregator.at(raw["feed"]),
             decimals=int(raw["decimals"]),
+            secondary_feed=(
+                project.MockAggregator.at(raw["secondary_feed"])
+                if "secondary_feed" in raw
+                else None
+            ),
         )
     return deployment

@@ -73,7 +73,9 @@ def run_gas_scenario(
     chain.provider.make_request("anvil_setBlockTimestampInterval", [1])
     weth_spec = config.asset("WETH")
     extra = tuple(replace(weth_spec, symbol=f"X{i}", name=f"Extra {i} (mock)") for i in range(1, 6))
-    system = deploy_system(replace(config, assets=config.assets + extra), deployer, dynamic=False)
+    system = deploy_system(
+        replace(config, assets=config.assets + extra), deployer, dynamic=False, govern=False
+    )
     ma, liq = system.margin_account, system.liquidator
     usdc, weth = system.asset("USDC"), system.asset("WETH")
     gas["deploy_MarginAccount"] = ma.creation_metadata.receipt.gas_used
@@ -216,7 +218,7 @@ def _dynamic_run(config: SolventConfig, accounts: Any, threshold: int | None) ->
     dm = config.dynamic_margin
     if dm is None:
         raise RuntimeError("config has no dynamic_margin section for the dynamic gas scenario")
-    system = deploy_system(config, deployer)
+    system = deploy_system(config, deployer, govern=False)
     ma, liq = system.margin_account, system.liquidator
     usdc, weth = system.asset("USDC"), system.asset("WETH")
     if threshold is not None:

@@ -58,7 +58,7 @@ def system(config, deployer) -> Deployment:
     """The whole protocol on Anvil: mocks USDC (6), WBTC (8), WETH (18), feeds, oracle, vaults,
     MarginAccount and Liquidator, wired as `ape run deploy` wires them, with static margin (the
     dynamic-margin tests deploy their own)."""
-    return deploy_system(config, deployer, dynamic=False)
+    return deploy_system(config, deployer, dynamic=False, govern=False)
 
 
 @pytest.fixture(scope="session")

@@ -301,7 +301,14 @@ def test_deploy_script__writes_deployment_file(tmp_path, config, accounts):
         "MarginAccount": deployment.margin_account.address,
         "Liquidator": deployment.liquidator.address,
         "VolatilityOracle": deployment.volatility_oracle.address,  # config has dynamic_margin
+        "Timelock": deployment.timelock.address,  # config has governance
     }
+    # Who holds what, read back from the chain: the deployer holds nothing.
+    roles = data["governance"]["roles"]
+    assert roles["MarginAccount"]["DEFAULT_ADMIN_ROLE"] == [contracts["Timelock"]]
+    assert all(
+        accounts[0].address not in holders for held in roles.values() for holders in held.values()
+    )
     ma = project.MarginAccount.at(contracts["MarginAccount"])
     assert ma.liquidator() == contracts["Liquidator"]
     assert ma.volatilityOracle() == contracts["VolatilityOracle"]

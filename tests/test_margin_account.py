@@ -1347,7 +1347,7 @@ def test_set_oracle__by_admin__emits_oracle_set_and_prices_from_new_oracle(
     act, ma, weth, trader, deployer
 ):
     act.deposit(weth, trader, "1")
-    new_oracle = project.ChainlinkOracle.deploy(deployer, sender=deployer)
+    new_oracle = project.ChainlinkOracle.deploy(deployer, ZERO_ADDRESS, 0, sender=deployer)
     feed = project.MockAggregator.deploy(8, "WETH / USD", 1500 * 10**8, sender=deployer)
     new_oracle.setFeed(weth.token, feed, 3600, sender=deployer)
 

@@ -121,7 +121,11 @@ def test_price__answer_too_large_to_normalize__reverts_answer_out_of_range(
     oracle.setFeed(OTHER_ASSET, aggregator, MAX_AGE, sender=deployer)
     with reverts_with(oracle, "AnswerOutOfRange", asset=OTHER_ASSET, answer=2**255 - 1):
         oracle.price(OTHER_ASSET)
-    largest = (2**256 - 1) // 10**18
+    # Normalized prices stay below 2**128 (so differences and bounds cannot overflow).
+    largest = (2**128 - 1) // 10**18
+    aggregator.setAnswer(largest + 1, sender=deployer)
+    with reverts_with(oracle, "AnswerOutOfRange", asset=OTHER_ASSET, answer=largest + 1):
+        oracle.price(OTHER_ASSET)
     aggregator.setAnswer(largest, sender=deployer)
     assert price_of(oracle, OTHER_ASSET)[0] == largest * 10**18
 
@@ -274,8 +278,8 @@ def test_set_feed__invalid_feed__reverts_invalid_feed_and_keeps_previous(
 
 
 def test_set_feed__limits_max_age_and_36_decimals__accepted(oracle, deployer, make_feed):
-    assert int(oracle.MAX_MAX_AGE()) == MAX_MAX_AGE
-    assert int(oracle.MAX_FEED_DECIMALS()) == 36
+    limits = oracle.limits()
+    assert (int(limits.maxMaxAge), int(limits.maxFeedDecimals)) == (MAX_MAX_AGE, 36)
     aggregator = make_feed(36, 10**36)
 
     receipt = oracle.setFeed(ASSET, aggregator, MAX_MAX_AGE, sender=deployer)

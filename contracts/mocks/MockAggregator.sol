@@ -22,6 +22,9 @@ contract MockAggregator is AggregatorV3Interface {
     uint80 internal _roundId;
     uint80 internal _answeredInRound;
     uint64 internal _updatedAt;
+    /// @notice When set, latestRoundData reverts (a deprecated or broken feed). Packed with the
+    ///         round ids, so the latest round still costs what Chainlink's does.
+    bool public broken;
 
     struct Round {
         int256 answer;
@@ -30,6 +33,11 @@ contract MockAggregator is AggregatorV3Interface {
     }
 
     mapping(uint80 roundId => Round) internal _rounds;
+
+    /// @notice The aggregator's answer clamps, as Chainlink's OCR aggregators expose them (0/0 here
+    ///         until `setClamps`; the oracle treats a pair with max <= 0 as no clamps).
+    int192 public minAnswer;
+    int192 public maxAnswer;
 
     /// @notice A round was set.
     event RoundSet(uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound);
@@ -64,8 +72,19 @@ contract MockAggregator is AggregatorV3Interface {
         _set(roundId, answer, updatedAt, answeredInRound);
     }
 
+    /// @notice Sets the answer clamps the aggregator reports.
+    function setClamps(int192 min, int192 max) external {
+        (minAnswer, maxAnswer) = (min, max);
+    }
+
+    /// @notice Makes latestRoundData revert (or work again).
+    function setBroken(bool broken_) external {
+        broken = broken_;
+    }
+
     /// @notice Latest round, as Chainlink returns it.
     function latestRoundData() external view returns (uint80, int256, uint256, uint256, uint80) {
+        require(!broken, "feed broken");
         return (_roundId, _answer, _updatedAt, _updatedAt, _answeredInRound);
     }
 

@@ -9,13 +9,13 @@ import {MarginConfig} from "./MarginConfig.sol";
 import {MarginMath} from "./libraries/MarginMath.sol";
 import {MathLib} from "./libraries/MathLib.sol";
 
-/// @title MarginViews
-/// @notice The MarginAccount's accounts as the outside and its own checks read them: balances,
-///         equity and requirements (`_health`), and the one-pass snapshot a liquidation is priced
-///         from. Storage of a balance: positive = collateral in token units; negative = scaled
+/// @title MarginBooks
+/// @notice The MarginAccount's accounts as its own checks and its views (in MarginAdmin) read
+///         them: balances, equity and requirements (`_health`), and the one-pass snapshot a
+///         liquidation is priced from. Storage of a balance: positive = collateral in token units; negative = scaled
 ///         debt, debt in tokens = ceil(-balance * vault.borrowIndex / WAD). An account is keyed by
 ///         `owner << 96 | subId`; the assets it holds are the set bits of a 256-bit mask.
-abstract contract MarginViews is IMarginAccount, MarginConfig {
+abstract contract MarginBooks is MarginConfig {
     using MathLib for uint256;
 
     /// @dev "No asset" for `_health`'s value report (ids are below MAX_LISTED_ASSETS).
@@ -24,64 +24,11 @@ abstract contract MarginViews is IMarginAccount, MarginConfig {
     mapping(uint256 account => uint256 mask) internal _assetMask;
     mapping(uint256 account => mapping(uint256 assetId => int256)) internal _balances;
 
-    // ================================================================== views
-
-    /// @inheritdoc IMarginAccount
-    function rawBalance(address owner, uint96 subId, address asset) external view returns (int256) {
-        return _balances[_key(owner, subId)][_id(asset)];
-    }
-
-    /// @inheritdoc IMarginAccount
-    function balanceOf(address owner, uint96 subId, address asset) external view returns (int256) {
-        uint256 id = _id(asset);
-        int256 balance = _balances[_key(owner, subId)][id];
-        if (balance >= 0) return balance;
-        return -int256(uint256(-balance).mulDivUp(IVault(_lending[id].vault).borrowIndex(), WAD));
-    }
-
-    /// @inheritdoc IMarginAccount
-    function accountAssets(address owner, uint96 subId) external view returns (address[] memory assets) {
-        uint256 mask = _assetMask[_key(owner, subId)];
-        assets = new address[](_popcount(mask));
-        uint256 n;
-        for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1) assets[n++] = _markets[id].asset;
-            mask >>= 1;
-        }
-    }
-
-    /// @inheritdoc IMarginAccount
-    function accountHealth(address owner, uint96 subId)
-        external
-        view
-        returns (int256 equity, uint256 imr, uint256 mmr, uint256 health)
-    {
-        (equity, imr, mmr,) = _health(_key(owner, subId), NO_ASSET);
-        if (mmr == 0) health = type(uint256).max;
-        else if (equity > 0) health = uint256(equity).mulDivDown(WAD, mmr);
-    }
-
-    /// @inheritdoc IMarginAccount
-    function isLiquidatable(address owner, uint96 subId) external view returns (bool) {
-        (int256 equity,, uint256 mmr,) = _health(_key(owner, subId), NO_ASSET);
-        return equity < int256(mmr);
-    }
-
-    /// @inheritdoc IMarginAccount
-    function liquidationSnapshot(address owner, uint96 subId, address debtAsset, address collateralAsset)
-        external
-        view
-        returns (LiquidationSnapshot memory snap)
-    {
-        PriceCache memory cache; // empty: a single account reads each price once anyway
-        _liquidationSnapshot(snap, _key(owner, subId), debtAsset, collateralAsset, oracle, cache);
-    }
-
     /// @dev Fills `snap` for one account in one pass (its accumulators are reset, so a batch reuses
     ///      one struct). Values and requirements are rounded exactly as `_health` rounds them.
     ///      An unlisted asset reverts AssetNotListed.
     function _liquidationSnapshot(
-        LiquidationSnapshot memory snap,
+        IMarginAccount.LiquidationSnapshot memory snap,
         uint256 account,
         address debtAsset,
         address collateralAsset,
@@ -95,7 +42,8 @@ abstract contract MarginViews is IMarginAccount, MarginConfig {
             if (mask & 1 == 1) {
                 Market memory m = _markets[id];
                 int256 balance = _balances[account][id];
-                uint256 price = _price(oracle_, m.asset, id, cache);
+                // Collateral at the lowest price the oracle cannot rule out, debt at the highest.
+                uint256 price = _price(oracle_, m.asset, id, cache, balance > 0);
                 uint256 scale = 10 ** m.decimals;
                 if (balance > 0) {
                     uint256 value = uint256(balance).mulDivDown(price, scale);
@@ -146,27 +94,49 @@ abstract contract MarginViews is IMarginAccount, MarginConfig {
         return (MarginMath.mmf(c, value), MarginMath.pack(c));
     }
 
-    /// @dev Prices and borrow indexes already read in this call, by asset id (0 = not read yet).
-    ///      Empty arrays disable the cache.
+    /// @dev Liquidation prices (low, high) and borrow indexes already read in this call, by asset
+    ///      id (0 = not read yet). Empty arrays disable the cache.
     struct PriceCache {
-        uint256[] prices;
+        uint256[] lows;
+        uint256[] highs;
         uint256[] indexes;
     }
 
-    function _price(IPriceOracle oracle_, address asset, uint256 id, PriceCache memory cache)
+    /// @dev The liquidation price of `asset`: its low price for collateral, its high price for debt.
+    function _price(IPriceOracle oracle_, address asset, uint256 id, PriceCache memory cache, bool collateral)
         internal
         view
-        returns (uint256 price)
+        returns (uint256)
     {
-        if (cache.prices.length == 0) {
-            (price,) = oracle_.price(asset);
-            return price;
+        if (cache.lows.length == 0) {
+            (uint256 low, uint256 high) = _prices(oracle_, asset, false);
+            return collateral ? low : high;
         }
-        price = cache.prices[id];
-        if (price == 0) {
-            (price,) = oracle_.price(asset);
-            cache.prices[id] = price;
+        if (cache.lows[id] == 0) (cache.lows[id], cache.highs[id]) = _prices(oracle_, asset, false);
+        return collateral ? cache.lows[id] : cache.highs[id];
+    }
+
+    /// @dev `oracle_.liquidationPrices(asset)`, or with `strict` `oracle_.price(asset)` as both
+    ///      prices; the oracle's revert is passed on. One call site for every price read (code size).
+    function _prices(IPriceOracle oracle_, address asset, bool strict)
+        internal
+        view
+        returns (uint256 low, uint256 high)
+    {
+        bytes4 selector = strict ? IPriceOracle.price.selector : IPriceOracle.liquidationPrices.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 4), asset)
+            if iszero(staticcall(gas(), oracle_, ptr, 0x24, ptr, 0x40)) {
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+            if lt(returndatasize(), 0x40) { revert(0, 0) }
+            low := mload(ptr)
+            high := mload(add(ptr, 0x20))
         }
+        if (strict) high = low;
     }
 
     function _borrowIndex(address vault, uint256 id, PriceCache memory cache) internal view returns (uint256 index) {
@@ -181,9 +151,11 @@ abstract contract MarginViews is IMarginAccount, MarginConfig {
     // ================================================================== internal: health
 
     /// @dev Equity, IMR and MMR of an account, in USD WAD, and the value of its position in asset
-    ///      `valueId` (NO_ASSET for none). Reads each asset's price once. Collateral values round
+    ///      `valueId` (NO_ASSET for none). Reads each asset's price once: with `strict`, the price
+    ///      a risk-increasing action needs (the oracle reverts when it does not trust it);
+    ///      otherwise the liquidation prices (collateral low, debt high). Collateral values round
     ///      down; debt tokens, debt values and requirements round up.
-    function _health(uint256 account, uint256 valueId)
+    function _health(uint256 account, uint256 valueId, bool strict)
         internal
         view
         returns (int256 equity, uint256 imr, uint256 mmr, uint256 idValue)
@@ -194,7 +166,8 @@ abstract contract MarginViews is IMarginAccount, MarginConfig {
             if (mask & 1 == 1) {
                 Market memory m = _markets[id];
                 int256 balance = _balances[account][id];
-                (uint256 price,) = oracle_.price(m.asset);
+                (uint256 low, uint256 high) = _prices(oracle_, m.asset, strict);
+                uint256 price = balance > 0 ? low : high;
                 uint256 scale = 10 ** m.decimals;
                 uint256 value;
                 if (balance > 0) {
@@ -213,29 +186,21 @@ abstract contract MarginViews is IMarginAccount, MarginConfig {
         }
     }
 
-    /// @dev E >= IMR, checked only when the account owes something: with no debt, E >= IMR holds at
-    ///      any positive prices because every imf < 1, so no price is read (and none can block it).
-    function _requireInitialMarginIfIndebted(uint256 account) internal view {
-        if (!_hasDebt(account)) return;
-        (int256 equity, uint256 imr,,) = _health(account, NO_ASSET);
-        if (equity < int256(imr)) revert InsufficientMargin(equity, imr);
+    /// @dev E >= IMR after collateral of asset `id` left the account, checked only when the
+    ///      account owes something: with no debt, E >= IMR holds at any positive prices because
+    ///      every imf < 1, so no price is read and no pause applies (debt-free funds always leave).
+    function _requireInitialMarginIfIndebted(uint256 account, uint256 id) internal view {
+        if (!_holds(account, true)) return;
+        _requireNotPaused(id, PAUSE_WITHDRAW);
+        (int256 equity, uint256 imr,,) = _health(account, NO_ASSET, true);
+        if (equity < int256(imr)) revert IMarginAccount.InsufficientMargin(equity, imr);
     }
 
-    /// @dev Whether the account owes anything.
-    function _hasDebt(uint256 account) internal view returns (bool) {
+    /// @dev Whether the account owes anything (`debt`) or holds any collateral (`!debt`).
+    function _holds(uint256 account, bool debt) internal view returns (bool) {
         uint256 mask = _assetMask[account];
         for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1 && _balances[account][id] < 0) return true;
-            mask >>= 1;
-        }
-        return false;
-    }
-
-    /// @dev Whether the account holds any collateral.
-    function _hasCollateral(uint256 account) internal view returns (bool) {
-        uint256 mask = _assetMask[account];
-        for (uint256 id; mask != 0; ++id) {
-            if (mask & 1 == 1 && _balances[account][id] > 0) return true;
+            if (mask & 1 == 1 && (_balances[account][id] < 0) == debt) return true;
             mask >>= 1;
         }
         return false;

@@ -1,0 +1,456 @@
+"""Oracle hardening (docs/threat-model.md): secondary feed, price band and aggregator clamps, jump
+guard and L2 sequencer uptime, each case on the oracle itself (`price` for risk-increasing
+actions, `liquidationPrices` for liquidation) and through the MarginAccount: borrow, withdraw and
+transfer refused with the oracle's error; repay and deposit always work; liquidation uses the rule
+of the case (collateral at the low price, debt at the high one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from ape import chain, project
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import ContractCustomError
+
+from solvent.deploy import deploy_system
+from tests.utils.chain import ZERO_ADDRESS, ev, fast_custom_error_decoding, logs, reverts
+from tests.utils.helpers import Actions, amount
+
+ASSET = to_checksum_address("0x" + "a5" * 20)
+WAD = 10**18
+E8 = 10**8
+MAX_AGE = 3600
+GRACE = 3600
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fast_errors(oracle, hard, act, sequencer, lender, trader, trader2, keeper, stranger):
+    """Also sets the module's deployments up first, before any test's own snapshot (so that ape's
+    isolation never reverts them, whichever test of the module a worker runs first)."""
+    with fast_custom_error_decoding():
+        yield
+
+
+# ------------------------------------------------------------------------------ oracle, alone
+@pytest.fixture(scope="module")
+def oracle(deployer):
+    return project.ChainlinkOracle.deploy(deployer, ZERO_ADDRESS, 0, sender=deployer)
+
+
+@pytest.fixture
+def primary(oracle, deployer):
+    feed = project.MockAggregator.deploy(8, "P / USD", 2_000 * E8, sender=deployer)
+    oracle.setFeed(ASSET, feed, MAX_AGE, sender=deployer)
+    return feed
+
+
+@pytest.fixture
+def secondary(oracle, deployer, primary):
+    feed = project.MockAggregator.deploy(18, "S / USD", 2_010 * WAD, sender=deployer)
+    oracle.setSecondaryFeed(ASSET, feed, MAX_AGE, WAD // 50, sender=deployer)  # 2%
+    return feed
+
+
+def prices(oracle: Any) -> tuple[int, int]:
+    low, high = oracle.liquidationPrices(ASSET)
+    return int(low), int(high)
+
+
+def test_primary_only__price_and_liquidation_prices_agree(oracle, primary):
+    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+    assert prices(oracle) == (2_000 * WAD, 2_000 * WAD)
+
+
+def test_secondary_within_bound__primary_price_everywhere(oracle, primary, secondary):
+    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD  # 0.5% apart: the primary is trusted
+    assert prices(oracle) == (2_000 * WAD, 2_000 * WAD)
+
+
+def test_feeds_disagree__risk_waits__liquidation_gets_both(oracle, deployer, primary, secondary):
+    secondary.setAnswer(1_900 * WAD, sender=deployer)  # 5% below the primary, bound 2%
+    with reverts(oracle.FeedsDisagree, asset=ASSET, primary=2_000 * WAD, secondary=1_900 * WAD):
+        oracle.price(ASSET)
+    assert prices(oracle) == (1_900 * WAD, 2_000 * WAD)
+
+
+def test_feeds_exactly_at_bound__agree(oracle, deployer, primary, secondary):
+    secondary.setAnswer(2_040 * WAD, sender=deployer)  # exactly 2% of the primary
+    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+    secondary.setAnswer(2_040 * WAD + 1, sender=deployer)
+    with reverts(oracle.FeedsDisagree, asset=ASSET, primary=2_000 * WAD, secondary=2_040 * WAD + 1):
+        oracle.price(ASSET)
+
+
+def test_primary_stale__secondary_prices_liquidation__risk_refused(
+    oracle, deployer, primary, secondary
+):
+    updated = int(primary.latestRoundData()[3])
+    chain.mine(1, timestamp=updated + MAX_AGE + 1)
+    secondary.setAnswer(1_950 * WAD, sender=deployer)  # fresh
+    with reverts(oracle.StaleAnswer, asset=ASSET, updatedAt=updated, maxAge=MAX_AGE):
+        oracle.price(ASSET)
+    assert prices(oracle) == (1_950 * WAD, 1_950 * WAD)
+
+
+def test_primary_broken__secondary_prices_liquidation(oracle, deployer, primary, secondary):
+    primary.setBroken(True, sender=deployer)
+    with reverts(oracle.FeedCallFailed, asset=ASSET, aggregator=primary.address):
+        oracle.price(ASSET)
+    assert prices(oracle) == (2_010 * WAD, 2_010 * WAD)
+
+
+def test_both_stale__no_price_at_all__primary_error(oracle, primary, secondary):
+    updated = int(primary.latestRoundData()[3])
+    chain.mine(1, timestamp=int(secondary.latestRoundData()[3]) + MAX_AGE + 1)  # the later one
+    for read in (oracle.price, oracle.liquidationPrices):
+        with reverts(oracle.StaleAnswer, asset=ASSET, updatedAt=updated, maxAge=MAX_AGE):
+            read(ASSET)
+
+
+def test_secondary_unusable__primary_alone(oracle, deployer, primary, secondary):
+    secondary.setAnswer(-1, sender=deployer)
+    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+    assert prices(oracle) == (2_000 * WAD, 2_000 * WAD)
+
+
+def test_secondary_removed__emits_and_primary_alone(oracle, deployer, primary, secondary):
+    secondary.setAnswer(1_000 * WAD, sender=deployer)
+    tx = oracle.setSecondaryFeed(ASSET, ZERO_ADDRESS, 0, 0, sender=deployer)
+    assert logs(tx, oracle.SecondaryFeedSet) == [
+        ev(asset=ASSET, aggregator=ZERO_ADDRESS, maxAge=0, decimals=0, maxDeviation=0)
+    ]
+    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+
+
+def test_band__outside_unusable__secondary_inside_prices_liquidation(
+    oracle, deployer, primary, secondary
+):
+    tx = oracle.setBand(ASSET, 100 * WAD, 10_000 * WAD, sender=deployer)
+    assert logs(tx, oracle.BandSet) == [ev(asset=ASSET, min=100 * WAD, max=10_000 * WAD)]
+    primary.setAnswer(50 * E8, sender=deployer)
+    with reverts(
+        oracle.PriceOutsideBand, asset=ASSET, price=50 * WAD, min=100 * WAD, max=10_000 * WAD
+    ):
+        oracle.price(ASSET)
+    assert prices(oracle) == (2_010 * WAD, 2_010 * WAD)
+    secondary.setAnswer(20_000 * WAD, sender=deployer)  # outside too: no price at all
+    with reverts(
+        oracle.PriceOutsideBand, asset=ASSET, price=50 * WAD, min=100 * WAD, max=10_000 * WAD
+    ):
+        oracle.liquidationPrices(ASSET)
+
+
+def test_aggregator_clamps__answer_at_clamp_unusable(oracle, deployer, primary):
+    primary.setClamps(10 * E8, 1_000_000 * E8, sender=deployer)
+    tx = oracle.syncBands(ASSET, sender=deployer)  # anyone may; only reads the feeds
+    lo, hi = (10 * E8 + 1) * 10**10, (1_000_000 * E8 - 1) * 10**10
+    assert logs(tx, oracle.EffectiveBandSet) == [ev(asset=ASSET, secondary=False, min=lo, max=hi)]
+    cfg = oracle.feedConfig(ASSET)
+    assert (int(cfg.primaryMin), int(cfg.primaryMax)) == (lo, hi)
+    primary.setAnswer(10 * E8, sender=deployer)  # the aggregator's floor: the price is below it
+    with reverts(oracle.PriceOutsideBand, asset=ASSET, price=10 * WAD, min=lo, max=hi):
+        oracle.liquidationPrices(ASSET)
+    primary.setAnswer(10 * E8 + 1, sender=deployer)
+    assert prices(oracle)[0] == lo
+
+
+def test_jump__unconfirmed_until_next_round(oracle, deployer, primary):
+    tx = oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)  # 20%
+    assert logs(tx, oracle.JumpGuardSet) == [ev(asset=ASSET, maxJump=WAD // 5)]
+    primary.setAnswer(1_500 * E8, sender=deployer)  # -25% in one round
+    with reverts(
+        oracle.PriceJumpUnconfirmed, asset=ASSET, previous=2_000 * WAD, latest=1_500 * WAD
+    ):
+        oracle.price(ASSET)
+    assert prices(oracle) == (1_500 * WAD, 2_000 * WAD)  # both readings, for liquidation
+    primary.setAnswer(1_490 * E8, sender=deployer)  # the next round confirms
+    assert int(oracle.price(ASSET)[0]) == 1_490 * WAD
+    assert prices(oracle) == (1_490 * WAD, 1_490 * WAD)
+
+
+def test_jump__exactly_at_bound_is_no_jump(oracle, deployer, primary):
+    oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
+    primary.setAnswer(2_400 * E8, sender=deployer)  # +20% exactly
+    assert int(oracle.price(ASSET)[0]) == 2_400 * WAD
+
+
+def test_jump__first_round_of_a_phase_has_nothing_to_compare(oracle, deployer, primary):
+    oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
+    primary.newPhase(1_000 * E8, sender=deployer)
+    assert int(oracle.price(ASSET)[0]) == 1_000 * WAD
+
+
+def test_setters__bounds_refused_with_their_errors(oracle, deployer, primary):
+    feed = project.MockAggregator.deploy(8, "S / USD", 2_000 * E8, sender=deployer)
+    for bad in (0, WAD // 10_000 * 9, WAD // 2 + 10**14, WAD // 50 + 1):
+        with reverts(oracle.InvalidDeviation, asset=ASSET, maxDeviation=bad):
+            oracle.setSecondaryFeed(ASSET, feed, MAX_AGE, bad, sender=deployer)
+    other = to_checksum_address("0x" + "c7" * 20)
+    with reverts(oracle.UnknownAsset, asset=other):
+        oracle.setSecondaryFeed(other, feed, MAX_AGE, WAD // 50, sender=deployer)
+    for bad in (WAD // 100 - 10**14, 5 * WAD + 10**14, WAD // 10 + 1):
+        with reverts(oracle.InvalidJumpBound, asset=ASSET, maxJump=bad):
+            oracle.setJumpGuard(ASSET, bad, sender=deployer)
+    for lo, hi in ((0, WAD), (WAD, WAD), (2 * WAD, WAD), (1, 2**128)):
+        with reverts(oracle.InvalidBand, asset=ASSET, min=lo, max=hi):
+            oracle.setBand(ASSET, lo, hi, sender=deployer)
+    cfg = oracle.feedConfig(ASSET)
+    assert (cfg.secondary.aggregator, int(cfg.maxJump), int(cfg.bandMax)) == (ZERO_ADDRESS, 0, 0)
+
+
+def test_setters__outsider_refused(oracle, deployer, stranger, primary):
+    role = oracle.ORACLE_ADMIN_ROLE()
+    for call in (
+        lambda: oracle.setSecondaryFeed(ASSET, primary, MAX_AGE, WAD // 50, sender=stranger),
+        lambda: oracle.setJumpGuard(ASSET, WAD // 5, sender=stranger),
+        lambda: oracle.setBand(ASSET, WAD, 2 * WAD, sender=stranger),
+    ):
+        with reverts(
+            oracle.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=role
+        ):
+            call()
+
+
+def test_sequencer__constructor_bounds(deployer):
+    feed = project.MockAggregator.deploy(0, "L2 Sequencer Uptime", 0, sender=deployer)
+    oracle = project.ChainlinkOracle.deploy(deployer, feed, GRACE, sender=deployer)
+    assert (oracle.SEQUENCER_FEED(), int(oracle.SEQUENCER_GRACE_PERIOD())) == (feed.address, GRACE)
+    creation = bytes(project.ChainlinkOracle.contract_type.deployment_bytecode.to_bytes())
+    selector = keccak(text="InvalidSequencer(address,uint256)")[:4]
+    for seq, grace in ((feed.address, 0), (ZERO_ADDRESS, GRACE), (feed.address, 86_401)):
+        args = abi_encode(["address", "address", "uint256"], [deployer.address, seq, grace])
+        with pytest.raises(ContractCustomError) as info:
+            chain.provider.web3.eth.call({"from": deployer.address, "data": creation + args})
+        assert HexBytes(info.value.data) == selector + abi_encode(
+            ["address", "uint256"], [seq, grace]
+        )
+
+
+def test_sequencer__down__grace__up(deployer):
+    seq = project.MockAggregator.deploy(0, "L2 Sequencer Uptime", 0, sender=deployer)
+    oracle = project.ChainlinkOracle.deploy(deployer, seq, GRACE, sender=deployer)
+    feed = project.MockAggregator.deploy(8, "P / USD", 2_000 * E8, sender=deployer)
+    oracle.setFeed(ASSET, feed, 7 * 86_400, sender=deployer)
+    up_since = int(seq.latestRoundData()[2])
+    chain.mine(1, timestamp=up_since + GRACE + 1)
+    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+    seq.setAnswer(1, sender=deployer)  # down
+    for read in (oracle.price, oracle.liquidationPrices):
+        with reverts(oracle.SequencerDown):
+            read(ASSET)
+    tx = seq.setAnswer(0, sender=deployer)  # back up: grace period starts
+    back = int(chain.blocks[tx.block_number].timestamp)
+    for read in (oracle.price, oracle.liquidationPrices):
+        with reverts(oracle.SequencerGracePeriod, upSince=back, gracePeriod=GRACE):
+            read(ASSET)
+    chain.mine(1, timestamp=back + GRACE + 1)
+    assert prices(oracle) == (2_000 * WAD, 2_000 * WAD)
+
+
+# ------------------------------------------------------------------ through the MarginAccount
+@pytest.fixture(scope="module")
+def sequencer(deployer):
+    return project.MockAggregator.deploy(0, "L2 Sequencer Uptime", 0, sender=deployer)
+
+
+@pytest.fixture(scope="module")
+def hard(config, deployer, sequencer):
+    """A deployment on an "L2": sequencer feed with a one-hour grace period, a mock secondary feed
+    for WETH (2% bound) and a 20% jump guard on WETH."""
+    weth = replace(
+        config.asset("WETH"),
+        secondary_feed="mock",
+        secondary_max_age=3600,
+        max_deviation=WAD // 50,
+        max_jump=WAD // 5,
+    )
+    assets = tuple(weth if a.symbol == "WETH" else a for a in config.assets)
+    cfg = replace(
+        config, assets=assets, sequencer_feed=sequencer.address, sequencer_grace_period=GRACE
+    )
+    start = int(chain.blocks.head.timestamp)
+    chain.mine(1, timestamp=start + GRACE + 1)
+    system = deploy_system(cfg, deployer, dynamic=False, govern=False)
+    return system
+
+
+@pytest.fixture(scope="module")
+def act(hard, deployer):
+    return Actions(hard, deployer)
+
+
+@pytest.fixture
+def book(hard, act, lender, trader, trader2):
+    """Trader: 10 WETH ($3,000 each), borrowing 15,000 USDC; trader2: 1 WETH, no debt."""
+    usdc, weth = hard.asset("USDC"), hard.asset("WETH")
+    act.lend(usdc, lender, "1000000")
+    act.deposit(weth, trader, "10")
+    act.borrow(usdc, trader, "15000")
+    act.deposit(weth, trader2, "1")
+    act.fund(usdc, trader, "100000")
+    return usdc, weth
+
+
+def set_both(weth: Any, deployer: Any, usd: int) -> None:
+    weth.feed.setAnswer(usd * E8, sender=deployer)
+    weth.secondary_feed.setAnswer(usd * E8, sender=deployer)
+
+
+def risk_calls(ma: Any, usdc: Any, weth: Any, trader: Any) -> dict[str, Any]:
+    return {
+        "borrow": lambda: ma.borrow(
+            trader, 0, usdc.token, amount(usdc, "10"), trader, sender=trader
+        ),
+        "withdraw": lambda: ma.withdraw(trader, 0, weth.token, 10**15, trader, sender=trader),
+        "transfer": lambda: ma.transfer(trader, 0, 1, weth.token, 10**15, sender=trader),
+    }
+
+
+def safe_calls(ma: Any, usdc: Any, weth: Any, trader: Any, trader2: Any) -> dict[str, Any]:
+    return {
+        "repay": lambda: ma.repay(trader, 0, usdc.token, amount(usdc, "100"), sender=trader),
+        "deposit": lambda: ma.deposit(trader, 0, usdc.token, amount(usdc, "1"), sender=trader),
+        "debt-free withdraw": lambda: ma.withdraw(
+            trader2, 0, weth.token, 10**15, trader2, sender=trader2
+        ),
+    }
+
+
+def test_ma__disagreeing_feeds__risk_refused__repay_deposit_work(
+    hard, book, deployer, trader, trader2
+):
+    usdc, weth = book
+    ma, oracle = hard.margin_account, hard.oracle
+    weth.secondary_feed.setAnswer(2_800 * E8, sender=deployer)  # 6.7% below the primary
+    for call in risk_calls(ma, usdc, weth, trader).values():
+        with reverts(
+            oracle.FeedsDisagree, asset=weth.token, primary=3_000 * WAD, secondary=2_800 * WAD
+        ):
+            call()
+    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
+        call()  # none of these reverts
+
+
+def test_ma__disagreeing_feeds__liquidation_values_collateral_at_the_lower(
+    hard, book, deployer, trader, keeper
+):
+    usdc, weth = book
+    ma, liq = hard.margin_account, hard.liquidator
+    # 15,000 debt against 10 WETH: liquidatable below $1,596 (mmf 6% + 2%). Primary $1,700, healthy;
+    # secondary $1,560, 8% lower: the account is valued at $1,560 and can be liquidated.
+    weth.feed.setAnswer(1_700 * E8, sender=deployer)
+    weth.feed.setAnswer(1_700 * E8, sender=deployer)  # confirm past the jump guard
+    weth.secondary_feed.setAnswer(1_560 * E8, sender=deployer)
+    snap = ma.liquidationSnapshot(trader, 0, usdc.token, weth.token)
+    assert int(snap.collateralPrice) == 1_560 * WAD
+    assert ma.isLiquidatable(trader, 0)
+    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=hard.margin_account)
+    tx = liq.liquidate(
+        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
+    )
+    assert len(logs(tx, ma.Liquidated)) == 1
+    set_both(weth, deployer, 1_700)  # feeds agree again at the primary: healthy
+    assert not ma.isLiquidatable(trader, 0)
+
+
+def test_ma__primary_stale__liquidation_on_secondary__risk_refused(
+    hard, book, deployer, trader, trader2, keeper
+):
+    usdc, weth = book
+    ma, oracle = hard.margin_account, hard.oracle
+    updated = int(weth.feed.latestRoundData()[3])
+    chain.mine(1, timestamp=updated + 3601)
+    Actions(hard, deployer).refresh_feeds()  # every feed fresh again ...
+    weth.feed.setRoundData(99, 3_000 * E8, updated, 99, sender=deployer)  # ... but WETH's primary
+    weth.secondary_feed.setAnswer(1_500 * E8, sender=deployer)
+    for call in risk_calls(ma, usdc, weth, trader).values():
+        with reverts(oracle.StaleAnswer, asset=weth.token, updatedAt=updated, maxAge=3600):
+            call()
+    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
+        call()
+    assert (
+        int(ma.liquidationSnapshot(trader, 0, usdc.token, weth.token).collateralPrice)
+        == 1_500 * WAD
+    )
+    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
+    hard.liquidator.liquidate(
+        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
+    )
+
+
+def test_ma__no_price_at_all__repay_deposit_debt_free_withdraw_work(
+    hard, book, deployer, trader, trader2, keeper
+):
+    usdc, weth = book
+    ma, oracle = hard.margin_account, hard.oracle
+    weth.feed.setAnswer(0, sender=deployer)
+    weth.secondary_feed.setAnswer(0, sender=deployer)
+    for call in risk_calls(ma, usdc, weth, trader).values():
+        with reverts(oracle.NonPositiveAnswer, asset=weth.token, answer=0):
+            call()
+    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
+        call()
+    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
+    with reverts(oracle.NonPositiveAnswer, asset=weth.token, answer=0):
+        hard.liquidator.liquidate(trader, 0, usdc.token, weth.token, 1, 0, b"", sender=keeper)
+
+
+def test_ma__jump__borrow_waits__crash_liquidated_at_the_new_price(
+    hard, book, deployer, trader, trader2, keeper
+):
+    usdc, weth = book
+    ma, oracle = hard.margin_account, hard.oracle
+    set_both(weth, deployer, 1_450)  # -52% in one round (both feeds agree: only the jump guard)
+    for call in risk_calls(ma, usdc, weth, trader).values():
+        with reverts(
+            oracle.PriceJumpUnconfirmed, asset=weth.token, previous=3_000 * WAD, latest=1_450 * WAD
+        ):
+            call()
+    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
+        call()
+    # Collateral at the low reading (the new one): the crash is liquidated at once.
+    assert (
+        int(ma.liquidationSnapshot(trader, 0, usdc.token, weth.token).collateralPrice)
+        == 1_450 * WAD
+    )
+    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
+    hard.liquidator.liquidate(
+        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
+    )
+    set_both(weth, deployer, 1_450)  # the next round confirms: borrowing is priced again
+    assert int(oracle.price(weth.token)[0]) == 1_450 * WAD
+
+
+def test_ma__sequencer_down_and_grace__no_borrow_no_liquidation__repay_deposit_work(
+    hard, book, deployer, trader, trader2, keeper, sequencer
+):
+    usdc, weth = book
+    ma, oracle = hard.margin_account, hard.oracle
+    set_both(weth, deployer, 1_500)
+    set_both(weth, deployer, 1_500)  # below maintenance, confirmed
+    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
+    liquidate = lambda: hard.liquidator.liquidate(  # noqa: E731
+        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
+    )
+    sequencer.setAnswer(1, sender=deployer)
+    for call in (*risk_calls(ma, usdc, weth, trader).values(), liquidate):
+        with reverts(oracle.SequencerDown):
+            call()
+    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
+        call()
+    tx = sequencer.setAnswer(0, sender=deployer)
+    back = int(chain.blocks[tx.block_number].timestamp)
+    for call in (*risk_calls(ma, usdc, weth, trader).values(), liquidate):
+        with reverts(oracle.SequencerGracePeriod, upSince=back, gracePeriod=GRACE):
+            call()
+    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
+        call()
+    chain.mine(1, timestamp=back + GRACE + 1)
+    Actions(hard, deployer).refresh_feeds()
+    weth.secondary_feed.setAnswer(int(weth.feed.latestRoundData()[1]), sender=deployer)
+    liquidate()
