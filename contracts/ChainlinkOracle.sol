@@ -318,7 +318,7 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
         (Status st, uint256 p, uint80 roundId, uint256 updated) = _readPrimary(asset, h, f);
         if (st != Status.OK) _revertWith(asset, h, f, st);
         if (h.jumpBps != 0) {
-            uint256 previous = _previous(h.primary, roundId, h.primaryDecimals);
+            uint256 previous = _previous(h.primary, roundId, h.primaryDecimals, h, f);
             if (previous != 0 && _apart(previous, p, h.jumpBps)) revert PriceJumpUnconfirmed(asset, previous, p);
         }
         if (h.deviationBps != 0) {
@@ -343,7 +343,7 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
         }
         (low, high) = (p, p);
         if (h.jumpBps != 0) {
-            uint256 previous = _previous(h.primary, roundId, h.primaryDecimals);
+            uint256 previous = _previous(h.primary, roundId, h.primaryDecimals, h, f);
             if (previous != 0 && _apart(previous, p, h.jumpBps)) (low, high) = _widen(low, high, previous);
         }
         if (sst == Status.OK && _apart(p, sp, h.deviationBps)) (low, high) = _widen(low, high, sp);
@@ -409,12 +409,23 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
         view
         returns (bool ok, uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound)
     {
+        return _round(agg, 0xfeaf968c, 0); // latestRoundData()
+    }
+
+    /// @dev `agg.getRoundData(roundArg)` (selector 0x9a6fc8f5) or `latestRoundData()` (0xfeaf968c),
+    ///      checked as `_latestRound` says.
+    function _round(AggregatorV3Interface agg, bytes4 selector, uint256 roundArg)
+        internal
+        view
+        returns (bool ok, uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound)
+    {
         uint256 id;
         uint256 inRound;
         assembly ("memory-safe") {
             let ptr := mload(0x40)
-            mstore(ptr, shl(224, 0xfeaf968c)) // latestRoundData()
-            ok := staticcall(gas(), agg, ptr, 4, ptr, 0xa0)
+            mstore(ptr, selector)
+            mstore(add(ptr, 4), roundArg)
+            ok := staticcall(gas(), agg, ptr, 0x24, ptr, 0xa0)
             ok := and(ok, iszero(lt(returndatasize(), 0xa0))) // after the call (Yul evaluates right to left)
             if ok {
                 id := mload(ptr)
@@ -427,17 +438,22 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
         return (ok, uint80(id), answer, updatedAt, uint80(inRound));
     }
 
-    /// @dev The previous round's answer in WAD, or 0 when there is none to compare with (first
-    ///      round of a phase, a round the feed does not return, an unusable answer).
-    function _previous(AggregatorV3Interface agg, uint80 roundId, uint8 decimals) internal view returns (uint256) {
+    /// @dev The previous round's answer in WAD, or 0 when there is none to compare with: the
+    ///      first round of a phase, a round the feed does not return, or an answer that would not
+    ///      be usable now but for its age (non-positive, incomplete, out of range or outside the
+    ///      primary's band: a bad print is never a price, not even a previous one).
+    function _previous(AggregatorV3Interface agg, uint80 roundId, uint8 decimals, Head memory h, Feeds storage f)
+        internal
+        view
+        returns (uint256)
+    {
         if (uint64(roundId) <= 1) return 0; // the first round of its phase
-        try agg.getRoundData(roundId - 1) returns (uint80, int256 answer, uint256, uint256 updated, uint80) {
-            if (answer <= 0 || updated == 0) return 0;
-            (bool ok, uint256 p) = _normalize(uint256(answer), decimals);
-            return ok ? p : 0;
-        } catch {
-            return 0;
-        }
+        (bool ok,, int256 answer, uint256 updated, uint80 inRound) = _round(agg, 0x9a6fc8f5, roundId - 1);
+        if (!ok || answer <= 0 || updated == 0 || inRound < roundId - 1) return 0;
+        (bool inRange, uint256 p) = _normalize(uint256(answer), decimals);
+        if (!inRange || p == 0) return 0;
+        if (h.flags & PRIMARY_BANDED != 0 && _inBand(p, f.primaryBand) != Status.OK) return 0;
+        return p;
     }
 
     /// @dev Whether a and b differ by more than `bps` basis points of a.
@@ -487,35 +503,53 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
     ///      aggregator's minAnswer/maxAnswer (an answer at a clamp is the clamp, not the price).
     function _syncBands(address asset, Feeds storage f) internal {
         Band memory configured = f.band;
+        uint8 before = f.head.flags;
         uint8 flags;
-        Band memory b = _effectiveBand(configured, address(f.head.primary), f.head.primaryDecimals);
+        Band memory b = _effectiveBand(asset, configured, address(f.head.primary), f.head.primaryDecimals);
         if (b.max != 0) {
             (f.primaryBand, flags) = (b, PRIMARY_BANDED);
             emit EffectiveBandSet(asset, false, b.min, b.max);
+        } else if (before & PRIMARY_BANDED != 0) {
+            emit EffectiveBandSet(asset, false, 0, 0);
         }
         Feed memory s = f.secondary;
         if (address(s.aggregator) != address(0)) {
-            b = _effectiveBand(configured, address(s.aggregator), s.decimals);
+            b = _effectiveBand(asset, configured, address(s.aggregator), s.decimals);
             if (b.max != 0) {
                 (f.secondaryBand, flags) = (b, flags | SECONDARY_BANDED);
                 emit EffectiveBandSet(asset, true, b.min, b.max);
             }
         }
+        if (before & SECONDARY_BANDED != 0 && flags & SECONDARY_BANDED == 0) emit EffectiveBandSet(asset, true, 0, 0);
         f.head.flags = flags;
     }
 
-    function _effectiveBand(Band memory configured, address agg, uint8 decimals) internal view returns (Band memory b) {
+    function _effectiveBand(address asset, Band memory configured, address agg, uint8 decimals)
+        internal
+        view
+        returns (Band memory b)
+    {
         b = configured;
         (uint256 minAnswer, uint256 maxAnswer) = _clamps(agg);
         if (maxAnswer == 0) return b;
-        // Usable answers are minAnswer + 1 ..= maxAnswer - 1 feed units, rounded inwards to WAD.
-        (bool okMin, uint256 lo) = _normalize(minAnswer + 1, decimals);
-        (bool okMax, uint256 hi) = _normalize(maxAnswer - 1, decimals);
-        if (!okMin) return b; // the clamp is beyond any usable price
-        if (decimals > PRICE_DECIMALS && lo * 10 ** (decimals - PRICE_DECIMALS) < minAnswer + 1) lo += 1;
-        if (!okMax) hi = type(uint128).max;
+        // Usable answers lie strictly between the clamps. Scaled up, the bounds are exact; scaled
+        // down (decimals > 18) they are taken inwards, so that every WAD price in [lo, hi] comes
+        // from an answer strictly between the clamps.
+        uint256 lo;
+        uint256 hi;
+        if (decimals <= PRICE_DECIMALS) {
+            uint256 factor = 10 ** (PRICE_DECIMALS - decimals);
+            (lo, hi) = ((minAnswer + 1) * factor, (maxAnswer - 1) * factor);
+        } else {
+            uint256 divisor = 10 ** (decimals - PRICE_DECIMALS);
+            (lo, hi) = (minAnswer / divisor + 1, maxAnswer / divisor);
+            hi = hi == 0 ? 0 : hi - 1;
+        }
+        if (lo > type(uint128).max) lo = type(uint128).max;
+        if (hi > type(uint128).max) hi = type(uint128).max;
         if (lo > b.min) b.min = uint128(lo);
         if (b.max == 0 || hi < b.max) b.max = uint128(hi);
+        if (b.min > b.max) revert InvalidBand(asset, b.min, b.max); // nothing could ever be usable
     }
 
     /// @dev The aggregator's clamps, read through a proxy's `aggregator()` when it has one; 0/0

@@ -34,8 +34,6 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginBooks, ReentrancyG
     uint256 public constant MAX_ASSETS_PER_ACCOUNT = 8;
 
     /// @inheritdoc IMarginAccount
-    mapping(address asset => uint256) public totalCollateral;
-    /// @inheritdoc IMarginAccount
     mapping(address owner => mapping(address operator => bool)) public isOperator;
 
     modifier onlyLiquidator() {
@@ -54,6 +52,11 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginBooks, ReentrancyG
     }
 
     // ================================================================== account actions
+
+    /// @inheritdoc IMarginAccount
+    function totalCollateral(address asset) external view returns (uint256) {
+        return _totalCollateral[asset];
+    }
 
     /// @inheritdoc IMarginAccount
     function setOperator(address operator, bool approved) external {
@@ -112,7 +115,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginBooks, ReentrancyG
         uint256 id = _id(asset);
         uint256 account = _key(owner, subId);
         _takeCollateral(account, asset, id, amount);
-        totalCollateral[asset] -= amount;
+        _totalCollateral[asset] -= amount;
         _requireInitialMarginIfIndebted(account, id);
         emit Withdrawn(owner, subId, asset, to, amount);
         IERC20(asset).safeTransfer(to, amount);
@@ -169,7 +172,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginBooks, ReentrancyG
         emit Transferred(owner, fromSubId, toSubId, asset, amount);
         if (balance < 0) {
             // Those tokens leave for the vault.
-            totalCollateral[asset] -= plan.repaid;
+            _totalCollateral[asset] -= plan.repaid;
             _executeRepay(owner, toSubId, to, asset, id, plan, address(this));
             amount -= plan.repaid;
             balance = 0;
@@ -196,7 +199,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginBooks, ReentrancyG
         _checkQuote(s, q, o.maxRepay);
         _applyQuote(s, q, account, o.collateralAsset);
         if (q.seize < o.minSeized) revert SlippageExceeded(q.seize, o.minSeized);
-        totalCollateral[o.collateralAsset] -= q.seize;
+        _totalCollateral[o.collateralAsset] -= q.seize;
         // Interactions: collateral out, optional callback, repayment and fee in (net of the tip) and
         // booked by the vault, then any bad debt, so the fee just paid is already in the insurance
         // fund that covers it.
@@ -276,7 +279,7 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginBooks, ReentrancyG
         }
         if (liquidated == 0) return (0, 0, 0);
         // One transfer each way for the whole batch, then the rest of the booking.
-        totalCollateral[collateralAsset] -= seizedTotal;
+        _totalCollateral[collateralAsset] -= seizedTotal;
         IERC20(collateralAsset).safeTransfer(liquidator_, seizedTotal);
         IERC20(debtAsset).safeTransferFrom(liquidator_, address(b.vault), b.owed);
         _bookBatch(b, liquidator_);
@@ -499,14 +502,21 @@ contract MarginAccount is IMarginAccount, MarginRouter, MarginBooks, ReentrancyG
         _setBalance(account, id, balance - int256(amount));
     }
 
-    /// @dev Books a deposit. The collateral cap binds deposits into debt-free accounts only: an
-    ///      account that owes something can always add margin, whatever the cap (nothing blocks a
-    ///      borrower's defence against liquidation).
+    /// @dev Books a deposit. The collateral cap binds deposits into debt-free accounts; an account
+    ///      that owes something can always add margin, whatever the cap (nothing blocks a
+    ///      borrower's defence against liquidation), but the asset then backs no new borrowing,
+    ///      withdrawal or transfer out of an indebted account until it is back under its cap.
     function _addCollateral(uint256 account, address asset, uint256 id, uint256 amount) internal {
-        uint256 total = totalCollateral[asset] + amount;
+        uint256 total = _totalCollateral[asset] + amount;
         uint256 cap = _caps[id].collateralCap;
-        if (total > cap && !_holds(account, true)) revert CollateralCapExceeded(asset, total, cap);
-        totalCollateral[asset] = total;
+        if (total > cap) {
+            if (!_holds(account, true)) revert CollateralCapExceeded(asset, total, cap);
+            // Accepted (it defends a position), but the asset backs no new risk until it is back
+            // under its cap (`_health`, strict): a small debt is no way around the cap.
+            if (!_markets[id].overCap) _markets[id].overCap = true;
+            emit CollateralAboveCap(asset, total, cap);
+        }
+        _totalCollateral[asset] = total;
     }
 
     /// @dev Writes a balance and keeps the asset mask in step (bit set iff balance != 0).

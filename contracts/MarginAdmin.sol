@@ -68,7 +68,8 @@ contract MarginAdmin is IMarginConfig, MarginBooks {
             minDiscountBps: uint16(minDiscount / BPS),
             maxDiscountBps: uint16(maxDiscount / BPS),
             dynamic: false,
-            paused: 0
+            paused: 0,
+            overCap: false
         });
         _lending[id] = Lending({vault: vault, minDebtValue: uint96(minDebtValue)});
         _caps[id] = Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
@@ -86,25 +87,37 @@ contract MarginAdmin is IMarginConfig, MarginBooks {
     /// @param imf Initial margin factor, WAD.
     /// @param mmf Maintenance margin factor, WAD.
     ///         The guardian may call it only to raise both factors, and to raise the mmf only on an
-    ///         asset with a ramp, so that no healthy borrower is liquidated by surprise.
+    ///         asset whose rise ramps over at least GUARDIAN_MIN_RAMP, so that no healthy borrower is
+    ///         liquidated by surprise. An unchanged mmf leaves a running ramp alone.
     function setMarginFactors(address asset, uint256 imf, uint256 mmf) external {
         uint256 id = _id(asset);
         Market storage m = _markets[id];
         Dynamic storage d = _dynamic[id];
+        uint256 oldBps = m.mmfBps;
+        uint256 newBps = mmf / BPS;
         _onlyRiskAdminOrGuardian(
-            imf >= m.imfBps * BPS && mmf >= m.mmfBps * BPS && (mmf == m.mmfBps * BPS || d.rampPeriod != 0)
+            imf >= m.imfBps * BPS && mmf >= oldBps * BPS && (mmf == oldBps * BPS || d.rampPeriod >= GUARDIAN_MIN_RAMP)
         );
         _checkMarginFactors(imf, mmf);
-        uint256 current = MarginMath.ramp(d.baseFromBps, m.mmfBps, d.baseRampStart, d.rampPeriod, block.timestamp);
-        uint256 newBps = mmf / BPS;
-        (d.baseFromBps, d.baseRampStart) = (uint16(newBps > current ? current : newBps), uint32(block.timestamp));
-        if (newBps > current && d.rampPeriod != 0) {
-            emit RampStarted(asset, false, current * BPS, mmf, block.timestamp, d.rampPeriod);
+        if (newBps != oldBps) {
+            // Restart from where the ramp is now, rounded up: a restart never loses progress, so
+            // repeated changes cannot hold a rise back.
+            uint256 current = _rampNowUp(d.baseFromBps, oldBps, d.baseRampStart, d.rampPeriod);
+            (d.baseFromBps, d.baseRampStart) = (uint16(newBps > current ? current : newBps), uint32(block.timestamp));
+            if (newBps > current && d.rampPeriod != 0) {
+                emit RampStarted(asset, false, current * BPS, mmf, block.timestamp, d.rampPeriod);
+            }
         }
         m.imfBps = uint16(imf / BPS);
         m.mmfBps = uint16(newBps);
         emit MarginFactorsSet(asset, imf, mmf);
         _checkDiscountBounds();
+    }
+
+    /// @dev MarginMath.ramp rounded up (basis points).
+    function _rampNowUp(uint256 from, uint256 to, uint256 start, uint256 period) internal view returns (uint256) {
+        if (to <= from || period == 0 || block.timestamp >= start + period) return to;
+        return from + (to - from).mulDivUp(block.timestamp - start, period);
     }
 
     /// @notice Sets the liquidation parameters of a listed asset.
@@ -131,7 +144,8 @@ contract MarginAdmin is IMarginConfig, MarginBooks {
 
     /// @notice Sets the caps of a listed asset (token units, below 2**128). Lowering a cap never
     ///         forces anyone out, and the collateral cap never refuses a deposit into an account
-    ///         that owes something. The guardian may call it only to lower (or keep) both caps.
+    ///         that owes something; held above its cap, an asset backs no new borrowing (or
+    ///         withdrawal from an indebted account). The guardian may only lower (or keep) both caps.
     /// @param asset Listed token.
     /// @param collateralCap Cap on total collateral.
     /// @param debtCap Cap on total borrows.
@@ -141,6 +155,10 @@ contract MarginAdmin is IMarginConfig, MarginBooks {
         _onlyRiskAdminOrGuardian(collateralCap <= c.collateralCap && debtCap <= c.debtCap);
         _caps[id] = Caps({collateralCap: SafeCast.toUint128(collateralCap), debtCap: SafeCast.toUint128(debtCap)});
         emit CapsSet(asset, collateralCap, debtCap);
+        // Held above a lower cap, the asset backs no new risk (MarginBooks._requireWithinCap).
+        uint256 total = _totalCollateral[asset];
+        _markets[id].overCap = total > collateralCap;
+        if (total > collateralCap) emit CollateralAboveCap(asset, total, collateralCap);
     }
 
     /// @inheritdoc IMarginConfig

@@ -23,6 +23,8 @@ abstract contract MarginBooks is MarginConfig {
 
     mapping(uint256 account => uint256 mask) internal _assetMask;
     mapping(uint256 account => mapping(uint256 assetId => int256)) internal _balances;
+    /// @dev Collateral held, per asset, token units.
+    mapping(address asset => uint256) internal _totalCollateral;
 
     /// @dev Fills `snap` for one account in one pass (its accumulators are reset, so a batch reuses
     ///      one struct). Values and requirements are rounded exactly as `_health` rounds them.
@@ -43,7 +45,9 @@ abstract contract MarginBooks is MarginConfig {
                 Market memory m = _markets[id];
                 int256 balance = _balances[account][id];
                 // Collateral at the lowest price the oracle cannot rule out, debt at the highest.
-                uint256 price = _price(oracle_, m.asset, id, cache, balance > 0);
+                // A collateral other than the one seized counts 0 while it has no usable price
+                // (no dust of an unpriceable asset can shield an account from liquidation).
+                uint256 price = _price(oracle_, m.asset, id, cache, balance > 0, m.asset != collateralAsset);
                 uint256 scale = 10 ** m.decimals;
                 if (balance > 0) {
                     uint256 value = uint256(balance).mulDivDown(price, scale);
@@ -102,23 +106,30 @@ abstract contract MarginBooks is MarginConfig {
         uint256[] indexes;
     }
 
-    /// @dev The liquidation price of `asset`: its low price for collateral, its high price for debt.
-    function _price(IPriceOracle oracle_, address asset, uint256 id, PriceCache memory cache, bool collateral)
-        internal
-        view
-        returns (uint256)
-    {
+    /// @dev The liquidation price of `asset`: its low price for collateral, its high price for
+    ///      debt; with `tolerant` (collateral only), 0 instead of the oracle's revert.
+    function _price(
+        IPriceOracle oracle_,
+        address asset,
+        uint256 id,
+        PriceCache memory cache,
+        bool collateral,
+        bool tolerant
+    ) internal view returns (uint256) {
+        tolerant = tolerant && collateral;
         if (cache.lows.length == 0) {
-            (uint256 low, uint256 high) = _prices(oracle_, asset, false);
+            (uint256 low, uint256 high) = _prices(oracle_, asset, false, tolerant);
             return collateral ? low : high;
         }
-        if (cache.lows[id] == 0) (cache.lows[id], cache.highs[id]) = _prices(oracle_, asset, false);
+        // A tolerant 0 is not cached: a later target may seize this asset and need its error.
+        if (cache.lows[id] == 0) (cache.lows[id], cache.highs[id]) = _prices(oracle_, asset, false, tolerant);
         return collateral ? cache.lows[id] : cache.highs[id];
     }
 
     /// @dev `oracle_.liquidationPrices(asset)`, or with `strict` `oracle_.price(asset)` as both
-    ///      prices; the oracle's revert is passed on. One call site for every price read (code size).
-    function _prices(IPriceOracle oracle_, address asset, bool strict)
+    ///      prices; the oracle's revert is passed on, or with `tolerant` turned into (0, 0). One
+    ///      call site for every price read (code size).
+    function _prices(IPriceOracle oracle_, address asset, bool strict, bool tolerant)
         internal
         view
         returns (uint256 low, uint256 high)
@@ -128,15 +139,28 @@ abstract contract MarginBooks is MarginConfig {
             let ptr := mload(0x40)
             mstore(ptr, selector)
             mstore(add(ptr, 4), asset)
-            if iszero(staticcall(gas(), oracle_, ptr, 0x24, ptr, 0x40)) {
-                returndatacopy(ptr, 0, returndatasize())
-                revert(ptr, returndatasize())
+            let ok := staticcall(gas(), oracle_, ptr, 0x24, ptr, 0x40)
+            switch ok
+            case 0 {
+                if iszero(tolerant) {
+                    returndatacopy(ptr, 0, returndatasize())
+                    revert(ptr, returndatasize())
+                }
             }
-            if lt(returndatasize(), 0x40) { revert(0, 0) }
-            low := mload(ptr)
-            high := mload(add(ptr, 0x20))
+            default {
+                if lt(returndatasize(), 0x40) { revert(0, 0) }
+                low := mload(ptr)
+                high := mload(add(ptr, 0x20))
+            }
         }
         if (strict) high = low;
+    }
+
+    /// @dev Over its cap, an asset still defends the positions it backs but backs no new risk.
+    function _requireWithinCap(Market memory m, uint256 id) internal view {
+        uint256 total = _totalCollateral[m.asset];
+        uint256 cap = _caps[id].collateralCap;
+        if (total > cap) revert IMarginAccount.CollateralCapExceeded(m.asset, total, cap);
     }
 
     function _borrowIndex(address vault, uint256 id, PriceCache memory cache) internal view returns (uint256 index) {
@@ -166,8 +190,10 @@ abstract contract MarginBooks is MarginConfig {
             if (mask & 1 == 1) {
                 Market memory m = _markets[id];
                 int256 balance = _balances[account][id];
-                (uint256 low, uint256 high) = _prices(oracle_, m.asset, strict);
+                // Lenient: an unpriceable collateral counts 0, as in a liquidation.
+                (uint256 low, uint256 high) = _prices(oracle_, m.asset, strict, !strict && balance > 0);
                 uint256 price = balance > 0 ? low : high;
+                if (strict && balance > 0 && m.overCap) _requireWithinCap(m, id);
                 uint256 scale = 10 ** m.decimals;
                 uint256 value;
                 if (balance > 0) {

@@ -28,6 +28,8 @@ abstract contract MarginConfig is IMarginConfig, AccessControl {
     uint8 public constant PAUSE_BORROW = 1;
     /// @notice Pause flag: no withdrawal or transfer out of an account that owes something.
     uint8 public constant PAUSE_WITHDRAW = 2;
+    /// @notice Shortest ramp on which the guardian may raise a maintenance factor, seconds.
+    uint256 public constant GUARDIAN_MIN_RAMP = 1 days;
     /// @notice Most assets that can be listed (bits in an account's asset mask).
     uint256 public constant MAX_LISTED_ASSETS = 256;
     /// @notice Lowest margin factor an admin may set, WAD.
@@ -77,6 +79,7 @@ abstract contract MarginConfig is IMarginConfig, AccessControl {
         uint16 maxDiscountBps;
         bool dynamic;
         uint8 paused; // PAUSE_BORROW | PAUSE_WITHDRAW
+        bool overCap; // total collateral went above the cap (through an indebted account's deposit, or a lower cap)
     }
 
     /// @dev What a debt additionally reads: the vault and the dust floor (USD WAD).

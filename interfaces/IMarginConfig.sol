@@ -135,6 +135,10 @@ interface IMarginConfig {
     /// @notice Pause flags of `asset` (zero address: global) are now `flags` (PAUSE_BORROW = 1,
     ///         PAUSE_WITHDRAW = 2), set by `by`.
     event PauseSet(address indexed asset, uint256 flags, address indexed by);
+    /// @notice `asset`'s collateral is above its cap (a deposit into an indebted account, or a
+    ///         lower cap): it still defends the positions it backs, but backs no new risk until
+    ///         it is back under.
+    event CollateralAboveCap(address indexed asset, uint256 total, uint256 cap);
     /// @notice A higher maintenance level of `asset` (the volatility floor if `volatility`, else the
     ///         base mmf) reaches liquidations linearly from `from` at `start` to `to` at start + period.
     event RampStarted(address indexed asset, bool volatility, uint256 from, uint256 to, uint256 start, uint256 period);

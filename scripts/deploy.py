@@ -98,7 +98,7 @@ def check_governance_config(network: Any, config: SolventConfig, deployer: str) 
             )
         return
     try:
-        check_governance(config.governance, deployer)
+        check_governance(config.governance, deployer, live=not network.is_dev)
     except GovernanceError as err:
         raise click.UsageError(str(err)) from err
 

@@ -3,7 +3,7 @@
     ape run govern list
     ape run govern queue MarginAccount setMarginFactors WETH 0.15 0.07 --account governor
     ape run govern execute <operation id> --account anyone
-    ape run govern cancel <operation id> --account guardian
+    ape run govern cancel <operation id> --account governor
 
 Arguments are given as the function takes them, with two conveniences: an asset symbol of the
 deployment (WETH) stands for its token address, and a decimal with a point (0.15) or a percentage
@@ -28,7 +28,6 @@ from solvent.deploy import Deployment, DeploymentFileError, load_deployment
 from solvent.units import to_wad
 
 LOCAL_PROPOSER = 10  # anvil test account index of config/local.yaml's proposer
-LOCAL_GUARDIAN = 11
 
 
 def _deployment(network: Any, path: Path | None) -> Deployment:
@@ -161,9 +160,9 @@ def execute(network: Any, account: Any, deployment_path: Path | None, operation_
 @deployment_option
 @click.argument("operation_id")
 def cancel(network: Any, account: Any, deployment_path: Path | None, operation_id: str) -> None:
-    """Cancel a pending operation (a proposer or the guardian)."""
+    """Cancel a pending operation (a proposer)."""
     deployment = _deployment(network, deployment_path)
-    canceller = _signer(network, account, LOCAL_GUARDIAN)
+    canceller = _signer(network, account, LOCAL_PROPOSER)
     try:
         tx = gov.cancel(deployment, operation_id, canceller)
     except gov.GovernanceError as err:

@@ -4,9 +4,9 @@ calldata decoded.
 
 Every admin role of every contract belongs to the timelock: a change waits ``getMinDelay()``
 seconds between ``schedule`` and ``execute``, so users see it coming and can leave. The guardian
-holds MarginAccount's GUARDIAN_ROLE (raise margin factors, lower caps, pause borrowing and
-withdrawals: risk only goes down) and the timelock's CANCELLER_ROLE (it can cancel a queued
-change). The deployer renounces every role it held (docs/threat-model.md).
+holds MarginAccount's GUARDIAN_ROLE only (raise margin factors, lower caps, pause borrowing and
+withdrawals: risk only goes down). It cannot cancel queued changes: otherwise it could cancel its
+own removal. The deployer renounces every role it held (docs/threat-model.md).
 """
 
 from __future__ import annotations
@@ -71,9 +71,19 @@ def read_roles(
     return out
 
 
-def check_governance(gov: Governance, deployer: str) -> None:
+#: Shortest timelock delay accepted on a live network, seconds (users must have time to leave).
+MIN_LIVE_DELAY = 24 * 3600
+
+
+def check_governance(gov: Governance, deployer: str, *, live: bool = False) -> None:
     """Refuse a hand-over that would leave the deployment without governance or with the deployer
-    in control (raises GovernanceError naming the config key)."""
+    in control, or (on a live network) with a delay too short to leave before a change applies
+    (raises GovernanceError naming the config key)."""
+    if live and gov.timelock_delay < MIN_LIVE_DELAY:
+        raise GovernanceError(
+            f"governance.timelock_delay is {gov.timelock_delay} s: a live deployment needs at "
+            f"least {MIN_LIVE_DELAY} s so that users see a change coming and can leave"
+        )
     if not gov.proposers:
         raise GovernanceError(
             "governance.proposers is empty: put the address that will queue changes (a multisig) "
@@ -97,7 +107,7 @@ def check_governance(gov: Governance, deployer: str) -> None:
 
 
 def hand_over(deployment: Deployment, gov: Governance, deployer: Any, log: Log) -> Any:
-    """Deploy the timelock, give it every admin role and the guardian its roles, renounce every
+    """Deploy the timelock, give it every admin role and the guardian its role, renounce every
     role the deployer held, and record who holds what. Returns the timelock."""
     check_governance(gov, deployer.address)
     timelock = project.SolventTimelock.deploy(
@@ -107,7 +117,6 @@ def hand_over(deployment: Deployment, gov: Governance, deployer: Any, log: Log) 
         deployer,  # set-up admin, renounced below
         sender=deployer,
     )
-    timelock.grantRole(timelock.CANCELLER_ROLE(), gov.guardian, sender=deployer)
     for contract in deployment.admin_contracts().values():
         admin_roles = _roles(contract, ADMIN_ROLES)
         for rid in admin_roles.values():
@@ -206,7 +215,11 @@ def decode_call(deployment: Deployment, target: str, data: bytes) -> str:
     except Exception:
         return f"{name}: undecodable calldata 0x{data.hex()}"
 
+    roles = _role_names(deployment)
+
     def show(value: Any) -> str:
+        if isinstance(value, bytes | bytearray) and bytes(value) in roles:
+            return roles[bytes(value)]
         text = str(value)
         if isinstance(value, str) and len(text) == 42 and text.startswith("0x"):
             text = to_checksum_address(text)
@@ -214,6 +227,15 @@ def decode_call(deployment: Deployment, target: str, data: bytes) -> str:
 
     function = signature.split("(")[0]
     return f"{name}.{function}(" + ", ".join(f"{k}={show(v)}" for k, v in args.items()) + ")"
+
+
+def _role_names(deployment: Deployment) -> dict[bytes, str]:
+    """Role id -> name, for every role any governed contract defines."""
+    names: dict[bytes, str] = {}
+    for contract in governed_contracts(deployment).values():
+        for name, rid in _roles(contract, (*ADMIN_ROLES, GUARDIAN_ROLE, *TIMELOCK_ROLES)).items():
+            names[rid] = name
+    return names
 
 
 def _decode_with(contract_type: Any, data: bytes) -> tuple[str, dict[str, Any]]:
@@ -310,7 +332,7 @@ def execute(deployment: Deployment, op_id: str, executor: Any) -> Any:
 
 
 def cancel(deployment: Deployment, op_id: str, canceller: Any) -> Any:
-    """Cancel a pending operation (proposers and the guardian may)."""
+    """Cancel a pending operation (proposers may)."""
     timelock = _timelock(deployment)
     op = operation(deployment, op_id)
     if op.state not in ("Waiting", "Ready"):

@@ -80,9 +80,8 @@ def test_roles__deployer_holds_none__timelock_every_admin_role(gsys, deployer, g
                 assert roles[name][role] == [timelock.address], (name, role)
     assert roles["MarginAccount"]["GUARDIAN_ROLE"] == [guardian.address]
     assert roles["Timelock"]["PROPOSER_ROLE"] == [governor.address]
-    assert sorted(roles["Timelock"]["CANCELLER_ROLE"]) == sorted(
-        [governor.address, guardian.address]
-    )
+    # Only proposers cancel: a guardian that could would cancel its own removal.
+    assert roles["Timelock"]["CANCELLER_ROLE"] == [governor.address]
     assert roles["Timelock"]["EXECUTOR_ROLE"] == ["anyone"]
     assert roles["Timelock"]["DEFAULT_ADMIN_ROLE"] == [timelock.address]  # self-governed
     assert int(timelock.getMinDelay()) == gsys.config.governance.timelock_delay
@@ -208,14 +207,37 @@ def test_timelock__change_before_delay_refused__after_delay_applied(gsys, govern
     assert [o.state for o in listed] == ["Done"]
 
 
-def test_timelock__guardian_cancels_a_queued_change(gsys, governor, guardian, stranger):
+def test_timelock__proposer_cancels__guardian_cannot(gsys, governor, guardian, stranger):
     op = gov.schedule(gsys, "Liquidator", "setParams", [WAD // 2, WAD], governor)
-    tx = gov.cancel(gsys, op.id, guardian)
-    assert logs(tx, gsys.timelock.Cancelled) == [ev(id=bytes.fromhex(op.id))]
+    tl = gsys.timelock
+    with reverts(
+        tl.AccessControlUnauthorizedAccount,
+        account=guardian.address,
+        neededRole=tl.CANCELLER_ROLE(),
+    ):
+        tl.cancel(bytes.fromhex(op.id), sender=guardian)
+    tx = gov.cancel(gsys, op.id, governor)
+    assert logs(tx, tl.Cancelled) == [ev(id=bytes.fromhex(op.id))]
     assert gov.operation(gsys, op.id).state == "Cancelled"
     warp(gsys.config.governance.timelock_delay + 1)
     with pytest.raises(gov.GovernanceError, match="Cancelled"):
         gov.execute(gsys, op.id, stranger)
+
+
+def test_timelock__guardian_removal_is_queued_and_applies(gsys, governor, guardian):
+    """The guardian cannot stop its own removal: revokeRole goes through the timelock, decoded."""
+    ma = gsys.margin_account
+    role = ma.GUARDIAN_ROLE()
+    op = queue_and_wait(gsys, governor, "MarginAccount", "revokeRole", [role, guardian.address])
+    assert op.call == f"MarginAccount.revokeRole(role=GUARDIAN_ROLE, account={guardian.address})"
+    gov.execute(gsys, op.id, governor)
+    assert not ma.hasRole(role, guardian)
+    with reverts(
+        ma.AccessControlUnauthorizedAccount,
+        account=guardian.address,
+        neededRole=ma.RISK_ADMIN_ROLE(),
+    ):
+        ma.pause(gsys.asset("WETH").token, PAUSE_BORROW, sender=guardian)
 
 
 def test_timelock__delay_changes_only_through_itself(gsys, governor):
@@ -256,14 +278,47 @@ def test_guardian__cannot_raise_risk_or_surprise_borrowers(gsys, guardian, imf, 
     assert ma.assetConfig(weth.token) == before
 
 
-def test_guardian__raises_mmf_on_an_asset_whose_rise_ramps(gsys, governor, guardian):
-    ma, weth = gsys.margin_account, gsys.asset("WETH")
+def _set_ramp(gsys: Any, governor: Any, ramp: int) -> None:
+    weth = gsys.asset("WETH")
     op = queue_and_wait(
-        gsys, governor, "MarginAccount", "setDynamicParams", [weth.token, 0, 86_400, 0]
+        gsys, governor, "MarginAccount", "setDynamicParams", [weth.token, 0, ramp, 0]
     )
     gov.execute(gsys, op.id, governor)
+
+
+def test_guardian__raises_mmf_only_where_it_ramps_over_a_day(gsys, governor, guardian):
+    ma, weth = gsys.margin_account, gsys.asset("WETH")
+    _set_ramp(gsys, governor, 3_600)  # an hour: too short for the guardian
+    with reverts(ma.GuardianCannotRaiseRisk, guardian=guardian.address):
+        ma.setMarginFactors(weth.token, 14 * WAD // 100, 7 * WAD // 100, sender=guardian)
+    _set_ramp(gsys, governor, 86_400)
     tx = ma.setMarginFactors(weth.token, 14 * WAD // 100, 7 * WAD // 100, sender=guardian)
     assert len(logs(tx, ma.RampStarted)) == 1  # reaches liquidations over a day, not at once
+
+
+def test_guardian__repeated_calls_cannot_hold_a_ramp_back(gsys, governor, guardian):
+    """Who gains if a ramp can be frozen: the borrowers the higher mmf is for. Re-sending the same
+    factors leaves the ramp alone; a 1 bp rise every block restarts it from where it is, rounded up,
+    so the liquidation mmf still moves forward."""
+    ma, weth = gsys.margin_account, gsys.asset("WETH")
+    _set_ramp(gsys, governor, 86_400)
+    ma.setMarginFactors(weth.token, 14 * WAD // 100, 10 * WAD // 100, sender=guardian)  # 6% -> 10%
+    start = ma.marginCurve(weth.token)
+    for _ in range(5):
+        warp(12)
+        tx = ma.setMarginFactors(weth.token, 14 * WAD // 100, 10 * WAD // 100, sender=guardian)
+        assert logs(tx, ma.RampStarted) == []
+    assert ma.marginCurve(weth.token).baseRampStart == start.baseRampStart
+    froms = []
+    mmf = 10 * WAD // 100
+    for _ in range(5):
+        warp(12)
+        mmf += BPS
+        ma.setMarginFactors(weth.token, 14 * WAD // 100, mmf, sender=guardian)
+        froms.append(int(ma.marginCurve(weth.token).baseRampFrom))
+    assert (
+        froms == sorted(froms) and froms[-1] >= froms[0] + 4 * BPS
+    )  # moves at least 1 bp a restart
 
 
 def test_guardian__lowers_caps__cannot_raise_them(gsys, guardian):
@@ -337,7 +392,7 @@ def test_guardian__pauses_borrow_and_indebted_withdrawals__debt_free_withdraw_wo
     ma.borrow(trader, 0, usdc.token, amount(usdc, "10"), trader, sender=trader)
 
 
-GUARDIAN_ACTIONS = ("pause-global", "pause-each-asset", "raise-imf", "caps-to-zero", "cancel-all")
+GUARDIAN_ACTIONS = ("pause-global", "pause-each-asset", "raise-imf", "caps-to-zero")
 
 
 def guardian_act(gsys: Any, guardian: Any, action: str) -> None:
@@ -357,10 +412,6 @@ def guardian_act(gsys: Any, guardian: Any, action: str) -> None:
     elif action == "caps-to-zero":
         for a in assets:
             ma.setCaps(a.token, 0, 0, sender=guardian)
-    elif action == "cancel-all":
-        for op in gov.operations(gsys):
-            if op.state in ("Waiting", "Ready"):
-                gov.cancel(gsys, op.id, guardian)
 
 
 @pytest.mark.parametrize(
@@ -372,7 +423,7 @@ def test_guardian__no_action_blocks_repay_deposit_or_liquidation(
     gsys, book, act, guardian, trader, keeper, stranger, actions
 ):
     """Each guardian power, and all of them at once (global and per-asset pauses of both kinds, a
-    higher imf everywhere, every cap at zero, every queued change cancelled): repay, a deposit
+    higher imf everywhere, every cap at zero): repay, a deposit
     into the indebted account and its liquidation still work; only a debt-free account's new
     collateral meets a zero cap (no new exposure)."""
     usdc, weth = book
@@ -395,6 +446,35 @@ def test_guardian__no_action_blocks_repay_deposit_or_liquidation(
         trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
     )
     assert len(logs(tx, ma.Liquidated)) == 1
+
+
+def test_caps__a_small_debt_is_no_way_around_the_collateral_cap(
+    gsys, book, act, guardian, stranger, lender
+):
+    """Who gains if it breaks: a borrower piling an illiquid collateral past its cap. Borrow the
+    dust floor, then deposit past the cap: accepted (it defends the position), but the asset backs
+    no new borrowing or withdrawal until it is back under its cap; repay still works."""
+    usdc, weth = book
+    ma = gsys.margin_account
+    act.deposit(weth, stranger, "1")
+    ma.borrow(stranger, 0, usdc.token, amount(usdc, "200"), stranger, sender=stranger)
+    total = int(ma.totalCollateral(weth.token))
+    ma.setCaps(weth.token, total, int(ma.assetConfig(weth.token).debtCap), sender=guardian)
+    act.fund(weth, stranger, "100")
+    tx = ma.deposit(stranger, 0, weth.token, amount(weth, "100"), sender=stranger)
+    assert logs(tx, ma.CollateralAboveCap) == [
+        ev(asset=weth.token, total=total + 100 * WAD, cap=total)
+    ]
+    over = ma.CollateralCapExceeded
+    with reverts(over, asset=weth.token, total=total + 100 * WAD, cap=total):
+        ma.borrow(stranger, 0, usdc.token, amount(usdc, "100000"), stranger, sender=stranger)
+    with reverts(
+        over, asset=weth.token, total=total + 99 * WAD, cap=total
+    ):  # checked after it left
+        ma.withdraw(stranger, 0, weth.token, WAD, stranger, sender=stranger)
+    act.fund(usdc, stranger, "1000")
+    ma.repay(stranger, 0, usdc.token, 2**256 - 1, sender=stranger)  # repay all: owes nothing now
+    ma.withdraw(stranger, 0, weth.token, 100 * WAD, stranger, sender=stranger)  # debt-free: leaves
 
 
 # ------------------------------------------------------------------------------ deploy refusals

@@ -1320,17 +1320,18 @@ def test_liquidate__stale_price_of_an_asset_the_account_does_not_hold__liquidate
     assert q.repay > 0
 
 
-def test_liquidate_batch__one_target_with_a_stale_price__whole_batch_reverts(
-    act, ma, oracle, liquidator, usdc, wbtc, weth, trader, trader2, keeper, unchanged
+def test_liquidate_batch__one_target_with_a_stale_debt_price__whole_batch_reverts(
+    act, ma, oracle, liquidator, usdc, wbtc, weth, trader, trader2, keeper, lender, unchanged
 ):
     """The batch reverts as a whole, it does not skip: trader's account (WBTC / USDC, all prices
-    fresh) is first and liquidatable, trader2's also holds WETH, whose price is stale. Nothing is
-    liquidated; without trader2 the same batch goes through."""
+    fresh) is first and liquidatable, trader2's also owes WETH, whose price is stale (a debt with no
+    price cannot be valued). Nothing is liquidated; without trader2 the same batch goes through."""
+    act.lend(weth, lender, "10")
     for owner, extra in ((trader, False), (trader2, True)):
         act.deposit(wbtc, owner, "1")
-        if extra:
-            act.deposit(weth, owner, "0.1")
         act.borrow(usdc, owner, "45000")
+        if extra:
+            act.borrow(weth, owner, "0.05")
     act.set_price(wbtc, "47000")
     assert ma.isLiquidatable(trader, 0) and ma.isLiquidatable(trader2, 0)
     act.fund(usdc, keeper, "100000")
@@ -1345,6 +1346,30 @@ def test_liquidate_batch__one_target_with_a_stale_price__whole_batch_reverts(
     tx = liquidator.liquidateBatch(targets[:1], usdc.token, wbtc.token, 0, sender=keeper)
     assert tx.return_value[2] == 1
     assert not ma.isLiquidatable(trader, 0)
+
+
+def test_liquidate_batch__stale_collateral_not_seized__counts_zero__both_liquidated(
+    act, ma, liquidator, usdc, wbtc, weth, trader, trader2, keeper
+):
+    """A collateral other than the seized one, with no usable price, counts 0 (docs/threat-model.md:
+    no dust of a failing asset shields an account): trader2's stale WETH neither blocks the batch
+    nor lifts its health."""
+    for owner, extra in ((trader, False), (trader2, True)):
+        act.deposit(wbtc, owner, "1")
+        if extra:
+            act.deposit(weth, owner, "0.1")
+        act.borrow(usdc, owner, "45000")
+    act.set_price(wbtc, "47000")
+    act.fund(usdc, keeper, "100000")
+    before = int(ma.accountHealth(trader2, 0)[0])
+    make_stale(act, weth)
+    assert int(ma.accountHealth(trader2, 0)[0]) == before - 300 * 10**18  # 0.1 WETH at $3,000: 0
+    snap = ma.liquidationSnapshot(trader2, 0, usdc.token, wbtc.token)
+    assert int(snap.collateralAssets) == 2
+    tx = liquidator.liquidateBatch(
+        [(trader, 0), (trader2, 0)], usdc.token, wbtc.token, 0, sender=keeper
+    )
+    assert tx.return_value[2] == 2
 
 
 # ====================================================================== engine parameters

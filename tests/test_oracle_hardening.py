@@ -179,6 +179,23 @@ def test_jump__exactly_at_bound_is_no_jump(oracle, deployer, primary):
     assert int(oracle.price(ASSET)[0]) == 2_400 * WAD
 
 
+def test_jump__a_bad_print_is_never_the_previous_price(oracle, deployer, primary):
+    """Who gains if it breaks: a keeper. Round N prints $1 (outside the band: no price), round N+1
+    is back at $3,000: the $1 must not become the low liquidation price."""
+    oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
+    oracle.setBand(ASSET, 100 * WAD, 1_000_000 * WAD, sender=deployer)
+    primary.setAnswer(1 * E8, sender=deployer)
+    with reverts(
+        oracle.PriceOutsideBand, asset=ASSET, price=WAD, min=100 * WAD, max=1_000_000 * WAD
+    ):
+        oracle.liquidationPrices(ASSET)
+    primary.setAnswer(3_000 * E8, sender=deployer)
+    assert prices(oracle) == (3_000 * WAD, 3_000 * WAD)
+    primary.setAnswer(0, sender=deployer)
+    primary.setAnswer(2_000 * E8, sender=deployer)  # after a zero answer: nothing to compare with
+    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+
+
 def test_jump__first_round_of_a_phase_has_nothing_to_compare(oracle, deployer, primary):
     oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
     primary.newPhase(1_000 * E8, sender=deployer)
@@ -273,8 +290,8 @@ def hard(config, deployer, sequencer):
     cfg = replace(
         config, assets=assets, sequencer_feed=sequencer.address, sequencer_grace_period=GRACE
     )
-    start = int(chain.blocks.head.timestamp)
-    chain.mine(1, timestamp=start + GRACE + 1)
+    # Up for longer than the grace period, without moving chain time in a module fixture.
+    sequencer.setAnswerAt(0, int(chain.blocks.head.timestamp) - GRACE - 1, sender=deployer)
     system = deploy_system(cfg, deployer, dynamic=False, govern=False)
     return system
 
@@ -400,6 +417,29 @@ def test_ma__no_price_at_all__repay_deposit_debt_free_withdraw_work(
         hard.liquidator.liquidate(trader, 0, usdc.token, weth.token, 1, 0, b"", sender=keeper)
 
 
+def test_ma__unpriceable_collateral_counts_zero__no_dust_shield(
+    hard, book, deployer, trader, keeper
+):
+    """Who gains if it breaks: a borrower who holds dust of an asset whose feed fails, to make
+    itself unliquidatable. That collateral counts 0; the account is liquidated through the rest."""
+    usdc, weth = book
+    ma, wbtc = hard.margin_account, hard.asset("WBTC")
+    Actions(hard, deployer).deposit(wbtc, trader, 1_000)  # dust: 0.00001 WBTC
+    set_both(weth, deployer, 1_500)
+    set_both(weth, deployer, 1_500)
+    wbtc.feed.setAnswer(0, sender=deployer)  # WBTC has no price at all now
+    assert ma.isLiquidatable(trader, 0)
+    snap = ma.liquidationSnapshot(trader, 0, usdc.token, weth.token)
+    assert int(snap.collateralAssets) == 2
+    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
+    tx = hard.liquidator.liquidate(
+        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
+    )
+    assert len(logs(tx, ma.Liquidated)) == 1
+    with reverts(hard.oracle.NonPositiveAnswer, asset=wbtc.token, answer=0):  # it is not seized
+        hard.liquidator.liquidate(trader, 0, usdc.token, wbtc.token, 1, 0, b"", sender=keeper)
+
+
 def test_ma__jump__borrow_waits__crash_liquidated_at_the_new_price(
     hard, book, deployer, trader, trader2, keeper
 ):
@@ -454,3 +494,112 @@ def test_ma__sequencer_down_and_grace__no_borrow_no_liquidation__repay_deposit_w
     Actions(hard, deployer).refresh_feeds()
     weth.secondary_feed.setAnswer(int(weth.feed.latestRoundData()[1]), sender=deployer)
     liquidate()
+
+
+# ------------------------------------------------------------------ random sequences vs the rules
+BAND = (100 * WAD, 10_000 * WAD)
+JUMP_BPS, DEVIATION_BPS = 2_000, 200
+
+
+def _usable(
+    answer: int, updated: int, now: int, scale: int, banded: bool
+) -> tuple[str | None, int]:
+    """(error name or None, price WAD) of one reading, by the documented rules."""
+    if answer <= 0:
+        return "NonPositiveAnswer", 0
+    if updated > now:
+        return "FutureAnswer", 0
+    if now - updated > MAX_AGE:
+        return "StaleAnswer", 0
+    price = answer * scale
+    if banded and not BAND[0] <= price <= BAND[1]:
+        return "PriceOutsideBand", price
+    return None, price
+
+
+def _apart(a: int, b: int, bps: int) -> bool:
+    return abs(a - b) * 10_000 > a * bps
+
+
+def expected_readings(now: int, rounds: list[tuple[int, int]], sec: tuple[int, int], banded: bool):
+    """The model of docs/threat-model.md: what `price` and `liquidationPrices` must answer."""
+    err, p = _usable(*rounds[-1], now, 10**10, banded)
+    serr, s = _usable(*sec, now, 1, banded)
+    # The previous round counts when it would be usable but for its age (a bad print never does).
+    prev = rounds[-2][0] * 10**10 if len(rounds) > 1 and rounds[-2][0] > 0 else 0
+    if banded and not BAND[0] <= prev <= BAND[1]:
+        prev = 0
+    jumped = err is None and prev != 0 and _apart(prev, p, JUMP_BPS)
+    disagree = err is None and serr is None and _apart(p, s, DEVIATION_BPS)
+    if err is not None:
+        strict = ("error", err)
+        liq = ("ok", (s, s)) if serr is None else ("error", err)
+    else:
+        strict = (
+            ("error", "PriceJumpUnconfirmed")
+            if jumped
+            else (("error", "FeedsDisagree") if disagree else ("ok", p))
+        )
+        lo = hi = p
+        for other, on in ((prev, jumped), (s, disagree)):
+            if on:
+                lo, hi = min(lo, other), max(hi, other)
+        liq = ("ok", (lo, hi))
+    return strict, liq
+
+
+def _call(oracle: Any, fn: str) -> tuple[str, Any]:
+    from ape.exceptions import ContractLogicError
+
+    from tests.utils.chain import decode_custom_error
+
+    try:
+        out = getattr(oracle, fn)(ASSET)
+    except ContractLogicError as err:
+        return "error", decode_custom_error(oracle, err)[0]
+    if fn == "price":
+        return "ok", int(out[0])
+    return "ok", (int(out[0]), int(out[1]))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_feed_sequences__readings_follow_the_documented_rules(oracle, deployer, seed):
+    """Random rounds of both feeds (crashes, spikes, bad answers), time passing past the max age,
+    a band switched on and off: after every step both readings are what the rules say, low <=
+    high, and `price` only ever answers when both readings agree on one number."""
+    import random
+
+    rng = random.Random(seed)
+    primary = project.MockAggregator.deploy(8, "P / USD", 2_000 * E8, sender=deployer)
+    secondary = project.MockAggregator.deploy(18, "S / USD", 2_000 * WAD, sender=deployer)
+    oracle.setFeed(ASSET, primary, MAX_AGE, sender=deployer)
+    oracle.setSecondaryFeed(ASSET, secondary, MAX_AGE, DEVIATION_BPS * 10**14, sender=deployer)
+    oracle.setJumpGuard(ASSET, JUMP_BPS * 10**14, sender=deployer)
+    rounds = [(2_000 * E8, int(primary.latestRoundData()[3]))]
+    sec = (2_000 * WAD, int(secondary.latestRoundData()[3]))
+    banded = False
+    for _ in range(30):
+        step = rng.choice(["primary", "primary", "secondary", "both", "time", "band", "bad"])
+        usd = rng.choice([rng.randint(1_500, 2_500), rng.randint(50, 20_000)])
+        if step in ("primary", "both", "bad"):
+            answer = rng.choice([0, -1]) if step == "bad" else usd * E8
+            tx = primary.setAnswer(answer, sender=deployer)
+            rounds.append((answer, int(chain.blocks[tx.block_number].timestamp)))
+        if step in ("secondary", "both"):
+            answer = usd * WAD + rng.randint(-50, 50) * WAD
+            tx = secondary.setAnswer(answer, sender=deployer)
+            sec = (answer, int(chain.blocks[tx.block_number].timestamp))
+        if step == "time":
+            chain.mine(1, timestamp=chain.pending_timestamp + rng.choice([60, 1_800, 3_700]))
+        if step == "band":
+            banded = not banded
+            oracle.setBand(ASSET, *(BAND if banded else (0, 0)), sender=deployer)
+        now = int(chain.blocks.head.timestamp)
+        strict, liq = expected_readings(now, rounds, sec, banded)
+        assert _call(oracle, "price") == strict, (step, rounds[-2:], sec, now)
+        got = _call(oracle, "liquidationPrices")
+        assert got == liq, (step, rounds[-2:], sec, now)
+        if got[0] == "ok":
+            assert got[1][0] <= got[1][1]
+            if strict[0] == "ok":
+                assert got[1] == (strict[1], strict[1])

@@ -77,6 +77,10 @@ def revert_data(err: ContractLogicError) -> bytes:
         return bytes(HexBytes(match[1] + match[2]))
     if re.fullmatch(r"0x[0-9a-fA-F]{8,}", message):
         return bytes(HexBytes(message))
+    # "custom error 0x<selector>: " followed by the arguments as raw bytes decoded to text.
+    if match := re.match(r"custom error (0x[0-9a-fA-F]{8}): ", raw):
+        with contextlib.suppress(UnicodeEncodeError):
+            return bytes(HexBytes(match[1])) + raw[match.end() :].encode("latin-1")
     # Some nodes' answers reach ape as the revert data itself, decoded to text byte for byte (an
     # error whose arguments are small numbers is mostly NUL bytes).
     if len(raw) >= 4 and any(ord(c) < 0x20 and c not in "\t\n\r" for c in raw):
