@@ -69,23 +69,40 @@ def event_names(tx: Any, contract: Any) -> list[str]:
     return [log.event_name for log in tx.events if norm(log.contract_address) == norm(contract)]
 
 
+def _text_bytes(text: str) -> bytes | None:
+    """ABI words (a multiple of 32 bytes) that were decoded to `text`, latin-1 or UTF-8."""
+    for encoding in ("latin-1", "utf-8"):
+        with contextlib.suppress(UnicodeEncodeError):
+            body = text.encode(encoding)
+            if len(body) % 32 == 0:
+                return body
+    return None
+
+
 def revert_data(err: ContractLogicError) -> bytes:
     """Raw revert data of a failed transaction or eth_call."""
+    # The node's answer as web3 raised it (hex), when ape kept it as the cause: exact.
+    cause = err.__cause__
+    data = getattr(cause, "data", None)
+    if isinstance(data, str) and re.fullmatch(r"0x(?:[0-9a-fA-F]{2}){4,}", data):
+        return bytes(HexBytes(data))
     raw = err.revert_message or ""
     message = raw.strip()
     if match := re.fullmatch(r"custom error (0x[0-9a-fA-F]{8}):\s*([0-9a-fA-F]*)", message):
         return bytes(HexBytes(match[1] + match[2]))
     if re.fullmatch(r"0x[0-9a-fA-F]{8,}", message):
         return bytes(HexBytes(message))
-    # "custom error 0x<selector>: " followed by the arguments as raw bytes decoded to text.
-    if match := re.match(r"custom error (0x[0-9a-fA-F]{8}): ", raw):
-        with contextlib.suppress(UnicodeEncodeError):
-            return bytes(HexBytes(match[1])) + raw[match.end() :].encode("latin-1")
+    # "custom error 0x<selector>: " followed by the arguments as raw bytes decoded to text (byte
+    # for byte, or as UTF-8 where the bytes happen to form UTF-8 sequences).
+    match = re.match(r"custom error (0x[0-9a-fA-F]{8}): ", raw)
+    if match and (args := _text_bytes(raw[match.end() :])) is not None:
+        return bytes(HexBytes(match[1])) + args
     # Some nodes' answers reach ape as the revert data itself, decoded to text byte for byte (an
     # error whose arguments are small numbers is mostly NUL bytes).
     if len(raw) >= 4 and any(ord(c) < 0x20 and c not in "\t\n\r" for c in raw):
-        with contextlib.suppress(UnicodeEncodeError):
-            return raw.encode("latin-1")
+        for encoding in ("latin-1", "utf-8"):
+            with contextlib.suppress(UnicodeEncodeError):
+                return raw.encode(encoding)
     raise AssertionError(f"revert is not a custom error: {message!r}")
 
 
