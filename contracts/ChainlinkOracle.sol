@@ -6,6 +6,14 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {IPriceOracle} from "../interfaces/IPriceOracle.sol";
 
+/// @notice What a Chainlink proxy (`aggregator`) and its OCR aggregator (`minAnswer`, `maxAnswer`)
+///         expose beyond AggregatorV3Interface; read by low-level calls, since not every feed has them.
+interface IChainlinkAggregatorClamps {
+    function aggregator() external view returns (address);
+    function minAnswer() external view returns (int192);
+    function maxAnswer() external view returns (int192);
+}
+
 /// @title ChainlinkOracle
 /// @notice IPriceOracle over Chainlink AggregatorV3 feeds quoted in USD: a primary feed per asset,
 ///         an optional secondary feed, a price band, a price-jump guard and, on an L2, the
@@ -409,11 +417,11 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
         view
         returns (bool ok, uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound)
     {
-        return _round(agg, 0xfeaf968c, 0); // latestRoundData()
+        return _round(agg, AggregatorV3Interface.latestRoundData.selector, 0);
     }
 
-    /// @dev `agg.getRoundData(roundArg)` (selector 0x9a6fc8f5) or `latestRoundData()` (0xfeaf968c),
-    ///      checked as `_latestRound` says.
+    /// @dev `agg.getRoundData(roundArg)` or `agg.latestRoundData()` (by `selector`), checked as
+    ///      `_latestRound` says.
     function _round(AggregatorV3Interface agg, bytes4 selector, uint256 roundArg)
         internal
         view
@@ -448,7 +456,7 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
         returns (uint256)
     {
         if (uint64(roundId) <= 1) return 0; // the first round of its phase
-        (bool ok,, int256 answer, uint256 updated, uint80 inRound) = _round(agg, 0x9a6fc8f5, roundId - 1);
+        (bool ok,, int256 answer, uint256 updated, uint80 inRound) = _round(agg, AggregatorV3Interface.getRoundData.selector, roundId - 1);
         if (!ok || answer <= 0 || updated == 0 || inRound < roundId - 1) return 0;
         (bool inRange, uint256 p) = _normalize(uint256(answer), decimals);
         if (!inRange || p == 0) return 0;
@@ -555,10 +563,10 @@ contract ChainlinkOracle is IPriceOracle, AccessControl {
     /// @dev The aggregator's clamps, read through a proxy's `aggregator()` when it has one; 0/0
     ///      when it exposes none (any call that fails or returns something else counts as none).
     function _clamps(address agg) internal view returns (uint256 minAnswer, uint256 maxAnswer) {
-        (bool ok, uint256 word) = _readWord(agg, 0x245a7bfc); // aggregator()
+        (bool ok, uint256 word) = _readWord(agg, IChainlinkAggregatorClamps.aggregator.selector);
         if (ok && word != 0 && word >> 160 == 0) agg = address(uint160(word));
-        (bool okMin, uint256 lo) = _readWord(agg, 0x22adbc78); // minAnswer()
-        (bool okMax, uint256 hi) = _readWord(agg, 0x70da2f67); // maxAnswer()
+        (bool okMin, uint256 lo) = _readWord(agg, IChainlinkAggregatorClamps.minAnswer.selector);
+        (bool okMax, uint256 hi) = _readWord(agg, IChainlinkAggregatorClamps.maxAnswer.selector);
         // int192 answers: a positive clamp pair only (a negative min is no clamp on prices).
         if (!okMin || !okMax || int256(hi) <= 0 || int256(hi) > type(int192).max) return (0, 0);
         minAnswer = int256(lo) < 0 ? 0 : lo;

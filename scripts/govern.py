@@ -138,6 +138,26 @@ def queue(
     click.echo(f"queued\n{_show(op)}")
 
 
+def _on_operation(
+    network: Any,
+    account: Any,
+    deployment_path: Path | None,
+    operation_id: str,
+    *,
+    action: Any,
+    local_signer: int,
+    done: str,
+) -> None:
+    """Run `action(deployment, operation_id, signer)` and report its transaction."""
+    deployment = _deployment(network, deployment_path)
+    signer = _signer(network, account, local_signer)
+    try:
+        tx = action(deployment, operation_id, signer)
+    except gov.GovernanceError as err:
+        raise click.UsageError(str(err)) from err
+    click.echo(f"{done} {operation_id} in tx {tx.txn_hash}")
+
+
 @cli.command(cls=ConnectedProviderCommand)
 @network_option()
 @account_option(prompt=False)
@@ -145,13 +165,15 @@ def queue(
 @click.argument("operation_id")
 def execute(network: Any, account: Any, deployment_path: Path | None, operation_id: str) -> None:
     """Execute a ready operation (anyone may, unless the config names executors)."""
-    deployment = _deployment(network, deployment_path)
-    executor = _signer(network, account, 0)
-    try:
-        tx = gov.execute(deployment, operation_id, executor)
-    except gov.GovernanceError as err:
-        raise click.UsageError(str(err)) from err
-    click.echo(f"executed {operation_id} in tx {tx.txn_hash}")
+    _on_operation(
+        network,
+        account,
+        deployment_path,
+        operation_id,
+        action=gov.execute,
+        local_signer=0,
+        done="executed",
+    )
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -161,10 +183,12 @@ def execute(network: Any, account: Any, deployment_path: Path | None, operation_
 @click.argument("operation_id")
 def cancel(network: Any, account: Any, deployment_path: Path | None, operation_id: str) -> None:
     """Cancel a pending operation (a proposer)."""
-    deployment = _deployment(network, deployment_path)
-    canceller = _signer(network, account, LOCAL_PROPOSER)
-    try:
-        tx = gov.cancel(deployment, operation_id, canceller)
-    except gov.GovernanceError as err:
-        raise click.UsageError(str(err)) from err
-    click.echo(f"cancelled {operation_id} in tx {tx.txn_hash}")
+    _on_operation(
+        network,
+        account,
+        deployment_path,
+        operation_id,
+        action=gov.cancel,
+        local_signer=LOCAL_PROPOSER,
+        done="cancelled",
+    )

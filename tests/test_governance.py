@@ -15,7 +15,7 @@ from ape import chain
 from solvent import governance as gov
 from solvent.deploy import deploy_system
 from tests.utils.chain import ev, fast_custom_error_decoding, logs, reverts
-from tests.utils.helpers import Actions, amount
+from tests.utils.helpers import Actions, amount, open_margin_book
 
 WAD = 10**18
 BPS = 10**14
@@ -357,13 +357,8 @@ def test_guardian__pause_flags_bounded(gsys, guardian):
 
 @pytest.fixture
 def book(gsys, act, lender, trader, trader2):
-    """Trader: 10 WETH, 15,000 USDC debt; trader2: 1 WETH, no debt."""
-    usdc, weth = gsys.asset("USDC"), gsys.asset("WETH")
-    act.lend(usdc, lender, "1000000")
-    act.deposit(weth, trader, "10")
-    act.borrow(usdc, trader, "15000")
-    act.deposit(weth, trader2, "1")
-    act.fund(usdc, trader, "100000")
+    """Trader: 10 WETH, 15,000 USDC debt (and 10 WETH more in hand); trader2: 1 WETH, no debt."""
+    usdc, weth = open_margin_book(act, gsys, lender, trader, trader2)
     act.fund(weth, trader, "10")
     return usdc, weth
 

@@ -19,7 +19,7 @@ from web3.exceptions import ContractCustomError
 
 from solvent.deploy import deploy_system
 from tests.utils.chain import ZERO_ADDRESS, ev, fast_custom_error_decoding, logs, reverts
-from tests.utils.helpers import Actions, amount
+from tests.utils.helpers import Actions, amount, open_margin_book
 
 ASSET = to_checksum_address("0x" + "a5" * 20)
 WAD = 10**18
@@ -304,13 +304,20 @@ def act(hard, deployer):
 @pytest.fixture
 def book(hard, act, lender, trader, trader2):
     """Trader: 10 WETH ($3,000 each), borrowing 15,000 USDC; trader2: 1 WETH, no debt."""
-    usdc, weth = hard.asset("USDC"), hard.asset("WETH")
-    act.lend(usdc, lender, "1000000")
-    act.deposit(weth, trader, "10")
-    act.borrow(usdc, trader, "15000")
-    act.deposit(weth, trader2, "1")
-    act.fund(usdc, trader, "100000")
-    return usdc, weth
+    return open_margin_book(act, hard, lender, trader, trader2)
+
+
+def liquidate(
+    hard: Any, act: Any, keeper: Any, owner: Any, collateral: Any, repay: str = "5000"
+) -> Any:
+    """The keeper (funded) liquidates `owner`'s USDC debt against `collateral`; one Liquidated."""
+    usdc, ma = hard.asset("USDC"), hard.margin_account
+    act.fund(usdc, keeper, "100000", spender=ma)
+    tx = hard.liquidator.liquidate(
+        owner, 0, usdc.token, collateral.token, amount(usdc, repay), 0, b"", sender=keeper
+    )
+    assert len(logs(tx, ma.Liquidated)) == 1
+    return tx
 
 
 def set_both(weth: Any, deployer: Any, usd: int) -> None:
@@ -329,17 +336,30 @@ def risk_calls(ma: Any, usdc: Any, weth: Any, trader: Any) -> dict[str, Any]:
 
 
 def safe_calls(ma: Any, usdc: Any, weth: Any, trader: Any, trader2: Any) -> dict[str, Any]:
+    """Calls that must work in every oracle state, each with the event it must emit."""
     return {
-        "repay": lambda: ma.repay(trader, 0, usdc.token, amount(usdc, "100"), sender=trader),
-        "deposit": lambda: ma.deposit(trader, 0, usdc.token, amount(usdc, "1"), sender=trader),
-        "debt-free withdraw": lambda: ma.withdraw(
-            trader2, 0, weth.token, 10**15, trader2, sender=trader2
+        "repay": (
+            lambda: ma.repay(trader, 0, usdc.token, amount(usdc, "100"), sender=trader),
+            ma.Repaid,
+        ),
+        "deposit": (  # into the USDC debt: a repayment
+            lambda: ma.deposit(trader, 0, usdc.token, amount(usdc, "1"), sender=trader),
+            ma.Repaid,
+        ),
+        "debt-free withdraw": (
+            lambda: ma.withdraw(trader2, 0, weth.token, 10**15, trader2, sender=trader2),
+            ma.Withdrawn,
         ),
     }
 
 
+def run_safe_calls(ma: Any, usdc: Any, weth: Any, trader: Any, trader2: Any) -> None:
+    for name, (call, event) in safe_calls(ma, usdc, weth, trader, trader2).items():
+        assert len(logs(call(), event)) == 1, name
+
+
 def test_ma__disagreeing_feeds__risk_refused__repay_deposit_work(
-    hard, book, deployer, trader, trader2
+    hard, act, book, deployer, trader, trader2
 ):
     usdc, weth = book
     ma, oracle = hard.margin_account, hard.oracle
@@ -349,15 +369,14 @@ def test_ma__disagreeing_feeds__risk_refused__repay_deposit_work(
             oracle.FeedsDisagree, asset=weth.token, primary=3_000 * WAD, secondary=2_800 * WAD
         ):
             call()
-    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
-        call()  # none of these reverts
+    run_safe_calls(ma, usdc, weth, trader, trader2)
 
 
 def test_ma__disagreeing_feeds__liquidation_values_collateral_at_the_lower(
-    hard, book, deployer, trader, keeper
+    hard, act, book, deployer, trader, keeper
 ):
     usdc, weth = book
-    ma, liq = hard.margin_account, hard.liquidator
+    ma = hard.margin_account
     # 15,000 debt against 10 WETH: liquidatable below $1,596 (mmf 6% + 2%). Primary $1,700, healthy;
     # secondary $1,560, 8% lower: the account is valued at $1,560 and can be liquidated.
     weth.feed.setAnswer(1_700 * E8, sender=deployer)
@@ -366,42 +385,34 @@ def test_ma__disagreeing_feeds__liquidation_values_collateral_at_the_lower(
     snap = ma.liquidationSnapshot(trader, 0, usdc.token, weth.token)
     assert int(snap.collateralPrice) == 1_560 * WAD
     assert ma.isLiquidatable(trader, 0)
-    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=hard.margin_account)
-    tx = liq.liquidate(
-        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
-    )
-    assert len(logs(tx, ma.Liquidated)) == 1
+    liquidate(hard, act, keeper, trader, weth)
     set_both(weth, deployer, 1_700)  # feeds agree again at the primary: healthy
     assert not ma.isLiquidatable(trader, 0)
 
 
 def test_ma__primary_stale__liquidation_on_secondary__risk_refused(
-    hard, book, deployer, trader, trader2, keeper
+    hard, act, book, deployer, trader, trader2, keeper
 ):
     usdc, weth = book
     ma, oracle = hard.margin_account, hard.oracle
     updated = int(weth.feed.latestRoundData()[3])
     chain.mine(1, timestamp=updated + 3601)
-    Actions(hard, deployer).refresh_feeds()  # every feed fresh again ...
+    act.refresh_feeds()  # every feed fresh again ...
     weth.feed.setRoundData(99, 3_000 * E8, updated, 99, sender=deployer)  # ... but WETH's primary
     weth.secondary_feed.setAnswer(1_500 * E8, sender=deployer)
     for call in risk_calls(ma, usdc, weth, trader).values():
         with reverts(oracle.StaleAnswer, asset=weth.token, updatedAt=updated, maxAge=3600):
             call()
-    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
-        call()
+    run_safe_calls(ma, usdc, weth, trader, trader2)
     assert (
         int(ma.liquidationSnapshot(trader, 0, usdc.token, weth.token).collateralPrice)
         == 1_500 * WAD
     )
-    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
-    hard.liquidator.liquidate(
-        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
-    )
+    liquidate(hard, act, keeper, trader, weth)
 
 
 def test_ma__no_price_at_all__repay_deposit_debt_free_withdraw_work(
-    hard, book, deployer, trader, trader2, keeper
+    hard, act, book, deployer, trader, trader2, keeper
 ):
     usdc, weth = book
     ma, oracle = hard.margin_account, hard.oracle
@@ -410,38 +421,33 @@ def test_ma__no_price_at_all__repay_deposit_debt_free_withdraw_work(
     for call in risk_calls(ma, usdc, weth, trader).values():
         with reverts(oracle.NonPositiveAnswer, asset=weth.token, answer=0):
             call()
-    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
-        call()
-    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
+    run_safe_calls(ma, usdc, weth, trader, trader2)
+    act.fund(usdc, keeper, "100000", spender=ma)
     with reverts(oracle.NonPositiveAnswer, asset=weth.token, answer=0):
         hard.liquidator.liquidate(trader, 0, usdc.token, weth.token, 1, 0, b"", sender=keeper)
 
 
 def test_ma__unpriceable_collateral_counts_zero__no_dust_shield(
-    hard, book, deployer, trader, keeper
+    hard, act, book, deployer, trader, keeper
 ):
     """Who gains if it breaks: a borrower who holds dust of an asset whose feed fails, to make
     itself unliquidatable. That collateral counts 0; the account is liquidated through the rest."""
     usdc, weth = book
     ma, wbtc = hard.margin_account, hard.asset("WBTC")
-    Actions(hard, deployer).deposit(wbtc, trader, 1_000)  # dust: 0.00001 WBTC
+    act.deposit(wbtc, trader, 1_000)  # dust: 0.00001 WBTC
     set_both(weth, deployer, 1_500)
     set_both(weth, deployer, 1_500)
     wbtc.feed.setAnswer(0, sender=deployer)  # WBTC has no price at all now
     assert ma.isLiquidatable(trader, 0)
     snap = ma.liquidationSnapshot(trader, 0, usdc.token, weth.token)
     assert int(snap.collateralAssets) == 2
-    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
-    tx = hard.liquidator.liquidate(
-        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
-    )
-    assert len(logs(tx, ma.Liquidated)) == 1
+    liquidate(hard, act, keeper, trader, weth)
     with reverts(hard.oracle.NonPositiveAnswer, asset=wbtc.token, answer=0):  # it is not seized
         hard.liquidator.liquidate(trader, 0, usdc.token, wbtc.token, 1, 0, b"", sender=keeper)
 
 
 def test_ma__jump__borrow_waits__crash_liquidated_at_the_new_price(
-    hard, book, deployer, trader, trader2, keeper
+    hard, act, book, deployer, trader, trader2, keeper
 ):
     usdc, weth = book
     ma, oracle = hard.margin_account, hard.oracle
@@ -451,49 +457,43 @@ def test_ma__jump__borrow_waits__crash_liquidated_at_the_new_price(
             oracle.PriceJumpUnconfirmed, asset=weth.token, previous=3_000 * WAD, latest=1_450 * WAD
         ):
             call()
-    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
-        call()
+    run_safe_calls(ma, usdc, weth, trader, trader2)
     # Collateral at the low reading (the new one): the crash is liquidated at once.
     assert (
         int(ma.liquidationSnapshot(trader, 0, usdc.token, weth.token).collateralPrice)
         == 1_450 * WAD
     )
-    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
-    hard.liquidator.liquidate(
-        trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
-    )
+    liquidate(hard, act, keeper, trader, weth)
     set_both(weth, deployer, 1_450)  # the next round confirms: borrowing is priced again
     assert int(oracle.price(weth.token)[0]) == 1_450 * WAD
 
 
 def test_ma__sequencer_down_and_grace__no_borrow_no_liquidation__repay_deposit_work(
-    hard, book, deployer, trader, trader2, keeper, sequencer
+    hard, act, book, deployer, trader, trader2, keeper, sequencer
 ):
     usdc, weth = book
     ma, oracle = hard.margin_account, hard.oracle
     set_both(weth, deployer, 1_500)
     set_both(weth, deployer, 1_500)  # below maintenance, confirmed
-    Actions(hard, deployer).fund(usdc, keeper, "100000", spender=ma)
-    liquidate = lambda: hard.liquidator.liquidate(  # noqa: E731
+    act.fund(usdc, keeper, "100000", spender=ma)
+    attempt = lambda: hard.liquidator.liquidate(  # noqa: E731
         trader, 0, usdc.token, weth.token, amount(usdc, "5000"), 0, b"", sender=keeper
     )
     sequencer.setAnswer(1, sender=deployer)
-    for call in (*risk_calls(ma, usdc, weth, trader).values(), liquidate):
+    for call in (*risk_calls(ma, usdc, weth, trader).values(), attempt):
         with reverts(oracle.SequencerDown):
             call()
-    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
-        call()
+    run_safe_calls(ma, usdc, weth, trader, trader2)
     tx = sequencer.setAnswer(0, sender=deployer)
     back = int(chain.blocks[tx.block_number].timestamp)
-    for call in (*risk_calls(ma, usdc, weth, trader).values(), liquidate):
+    for call in (*risk_calls(ma, usdc, weth, trader).values(), attempt):
         with reverts(oracle.SequencerGracePeriod, upSince=back, gracePeriod=GRACE):
             call()
-    for call in safe_calls(ma, usdc, weth, trader, trader2).values():
-        call()
+    run_safe_calls(ma, usdc, weth, trader, trader2)
     chain.mine(1, timestamp=back + GRACE + 1)
-    Actions(hard, deployer).refresh_feeds()
+    act.refresh_feeds()
     weth.secondary_feed.setAnswer(int(weth.feed.latestRoundData()[1]), sender=deployer)
-    liquidate()
+    liquidate(hard, act, keeper, trader, weth)
 
 
 # ------------------------------------------------------------------ random sequences vs the rules

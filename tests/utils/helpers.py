@@ -124,6 +124,20 @@ class Actions:
         return Health(equity=int(equity), imr=int(imr), mmr=int(mmr))
 
 
+def open_margin_book(
+    act: Actions, system: Deployment, lender: Any, trader: Any, trader2: Any
+) -> tuple[DeployedAsset, DeployedAsset]:
+    """1,000,000 USDC lent; trader: 10 WETH of collateral and 15,000 USDC of debt, with 100,000
+    USDC in hand (approved) to repay with; trader2: 1 WETH, no debt. Returns (USDC, WETH)."""
+    usdc, weth = system.asset("USDC"), system.asset("WETH")
+    act.lend(usdc, lender, "1000000")
+    act.deposit(weth, trader, "10")
+    act.borrow(usdc, trader, "15000")
+    act.deposit(weth, trader2, "1")
+    act.fund(usdc, trader, "100000")
+    return usdc, weth
+
+
 def seed_frozen_market(act: Actions, lender: Any, seeder: Any, admin: Any) -> None:
     """Liquidity in every vault, a year of interest on `seeder`'s borrows (every borrow index above
     1.0, a small insurance fund in every vault), then rates frozen at zero so that debts and
