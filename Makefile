@@ -80,6 +80,7 @@ gas: compile
 
 bench: compile
 	$(BIN)/ape run bench
+	$(BIN)/python scripts/bench_keeper.py
 
 lint: setup
 	$(BIN)/ruff check solvent scripts tests

@@ -9,6 +9,7 @@ On a local chain the deployer defaults to ape's first test account. On a live ne
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,6 +21,7 @@ from ape.cli import ConnectedProviderCommand, account_option, network_option
 from solvent.config import DEFAULT_CONFIG, ConfigError, SolventConfig, load_config
 from solvent.deploy import Deployment, deploy_system
 from solvent.governance import GovernanceError, check_governance
+from solvent.sdk.signer import PASSPHRASE_ENV
 
 DEPLOYMENTS_DIR = Path("deployments")
 
@@ -143,9 +145,40 @@ def deploy_to_file(
 @click.option(
     "--force", is_flag=True, help="Overwrite an existing deployment file of a live network."
 )
-def cli(network: Any, account: Any, loaded: LoadedConfig, out: Path | None, force: bool) -> None:
+@click.option(
+    "--autosign",
+    is_flag=True,
+    help=f"Sign every transaction without a prompt; the account's passphrase is read from "
+    f"${PASSPHRASE_ENV} (for unattended runs).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Validate the config and print the plan; send nothing."
+)
+def cli(
+    network: Any,
+    account: Any,
+    loaded: LoadedConfig,
+    out: Path | None,
+    force: bool,
+    autosign: bool,
+    dry_run: bool,
+) -> None:
     """Deploy oracle, MarginAccount, vaults and Liquidator, and record them in a JSON file."""
     config = loaded.config
+    if dry_run:
+        from solvent.plan import deployment_plan
+
+        click.echo(f"Plan for {loaded.path} on {network.name} (nothing is sent):")
+        for line in deployment_plan(config):
+            click.echo(f"  {line}")
+        return
+    if autosign and account is not None and hasattr(account, "set_autosign"):
+        passphrase = os.environ.get(PASSPHRASE_ENV)
+        if passphrase is None:
+            raise click.UsageError(
+                f"--autosign reads the passphrase from ${PASSPHRASE_ENV}; set it"
+            )
+        account.set_autosign(True, passphrase=passphrase)
     check_network(network, config, loaded.path)
     deployer = resolve_deployer(network, account)
     out = out or default_out(network)

@@ -23,17 +23,13 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
+from solvent.apebridge import ape_keeper
 from solvent.deploy import DeployedAsset, Deployment
-from solvent.keeper import (
-    AccountRef,
-    Keeper,
-    KeeperReport,
-    Liquidation,
-    mint_funder,
-    read_positions,
-)
+from solvent.keeper import AccountRef, KeeperError, KeeperReport, Liquidation
+from solvent.margin import MarginCurve
 from solvent.risk import (
     MAX_UINT256,
+    WAD,
     AccountLens,
     EngineParams,
     Position,
@@ -211,6 +207,53 @@ class DemoResult:
 # ---------------------------------------------------------------------------------------- scenario
 
 
+def asset_by_token(deployment: Deployment, token: Any) -> DeployedAsset:
+    """The deployed asset whose token is at address `token`."""
+    address = str(getattr(token, "address", token)).lower()
+    for asset in deployment.assets.values():
+        if asset.token.address.lower() == address:
+            return asset
+    raise KeeperError(f"asset {token} is listed on chain but not in the deployment")
+
+
+def read_positions(
+    deployment: Deployment, account: AccountRef, *, block_id: int | str = "latest"
+) -> dict[str, Position]:
+    """The account's non-zero balances with the chain's prices, borrow indices and risk
+    parameters, keyed by symbol in listing order, for the integer risk mirror."""
+    ma = deployment.margin_account
+    owner, sub = account.owner, account.sub_id
+    held = {str(t).lower() for t in ma.accountAssets(owner, sub, block_id=block_id)}
+    out: dict[str, Position] = {}
+    for token in ma.listedAssets(block_id=block_id):
+        if str(token).lower() not in held:
+            continue
+        asset = asset_by_token(deployment, token)
+        raw = int(ma.rawBalance(owner, sub, token, block_id=block_id))
+        if raw == 0:
+            continue
+        cfg = ma.assetConfig(token, block_id=block_id)
+        index, insurance = (
+            (int(x) for x in asset.vault.indexAndInsurance(block_id=block_id))
+            if raw < 0
+            else (WAD, 0)
+        )
+        out[asset.symbol] = Position(
+            raw=raw,
+            price=int(deployment.oracle.price(token, block_id=block_id)[0]),
+            scale=int(cfg.scale),
+            imf=int(cfg.imf),
+            mmf=int(cfg.mmf),
+            index=index,
+            insurance=insurance,
+            min_discount=int(cfg.minDiscount),
+            max_discount=int(cfg.maxDiscount),
+            min_debt_value=int(cfg.minDebtValue),
+            curves=MarginCurve.from_chain(ma.marginCurve(token, block_id=block_id)).curves(),
+        )
+    return out
+
+
 def _quiet(_: str) -> None:
     return None
 
@@ -349,11 +392,8 @@ def run_scenario(
     at_crash = {ref: account_state(deployment, ref) for ref in refs}
 
     log("keeper pass")
-    keeper = Keeper(
-        deployment,
-        cast.keeper,
-        fund=mint_funder(cast.keeper),
-        log=lambda line: log(cast.relabel(line)),
+    keeper = ape_keeper(
+        deployment, cast.keeper, mint=True, log=lambda line: log(cast.relabel(line))
     )
     lens_at_crash = keeper.lens(refs)
     report = keeper.run_pass(start_block=start_block)

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from solvent.apebridge import ape_keeper
 from solvent.deploy import DeploymentFileError, load_deployment
-from solvent.keeper import AccountRef, Keeper, mint_funder
+from solvent.keeper import AccountRef
 
 
 def test_load_deployment__written_file__same_contracts_and_parameters(system, tmp_path):
@@ -78,7 +79,7 @@ def test_load_deployment__keeper_on_loaded_file__liquidates_the_crashed_account(
     loaded = load_deployment(system.write(tmp_path / "local.json"))
     assert loaded.margin_account.isLiquidatable(trader, 0)
 
-    report = Keeper(loaded, keeper, fund=mint_funder(keeper)).run_pass()
+    report = ape_keeper(loaded, keeper, mint=True).run_pass()
 
     assert report.liquidatable == [AccountRef(trader.address, 0)]
     assert report.remaining == []

@@ -16,8 +16,8 @@ import pytest
 from ape import chain, project
 from eth_utils import keccak
 
+from solvent.apebridge import ape_keeper
 from solvent.deploy import deploy_system
-from solvent.keeper import Keeper
 from solvent.margin import (
     CURVE_FIELDS,
     MarginCurve,
@@ -522,7 +522,7 @@ def test_keeper__sigma_older_than_half_max_age__pass_pokes_it(funded, dyn, accou
     """The keeper keeps sigma fresh: a pass pokes every tracked asset whose sigma is older than
     maxSigmaAge / 2, and none that is fresh."""
     act = funded
-    keeper = Keeper(dyn, accounts[4])
+    keeper = ape_keeper(dyn, accounts[4])
     assert [t.kind for t in keeper.run_pass([]).transactions] == []  # just tracked: fresh
     act.warp(config.dynamic_margin.max_sigma_age // 2 + 60)
     act.refresh_feeds()

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from ape import chain
 
-from solvent.keeper import AccountRef, Keeper, KeeperReport, discover_accounts, mint_funder
+from solvent.apebridge import ape_keeper, sdk_client
+from solvent.keeper import AccountRef, KeeperReport, discover_accounts
 from solvent.risk import (
     WAD,
     AccountLens,
@@ -149,7 +150,7 @@ def _report_as_events(system, report: KeeperReport, keeper) -> list[tuple]:
 
 
 def test_discover_accounts__deposit_borrow_transfer__in_order_of_first_event(
-    act, ma, usdc, weth, lender, trader, trader2
+    act, system, ma, usdc, weth, lender, trader, trader2
 ):
     start = chain.blocks.height + 1
     act.lend(usdc, lender, "100000")
@@ -159,11 +160,11 @@ def test_discover_accounts__deposit_borrow_transfer__in_order_of_first_event(
     before_transfer = chain.blocks.height
     ma.transfer(trader, 0, 7, weth.token, 10**17, sender=trader)
 
-    found = discover_accounts(ma, start)
+    found = discover_accounts(sdk_client(system), start)
 
     assert found == [_ref(trader, 0), _ref(trader2, 3), _ref(trader, 7)]
-    assert discover_accounts(ma, start, stop_block=before_transfer) == found[:2]
-    assert discover_accounts(ma, chain.blocks.height + 1) == []
+    assert discover_accounts(sdk_client(system), start, stop_block=before_transfer) == found[:2]
+    assert discover_accounts(sdk_client(system), chain.blocks.height + 1) == []
 
 
 # ================================================================== healthy book
@@ -175,7 +176,7 @@ def test_keeper_pass__only_healthy_accounts__sends_nothing(
     start = _open_book(act, usdc, wbtc, weth, lender, trader, trader2, trader3, stranger)
     nonce = keeper.nonce
 
-    report = Keeper(system, keeper, fund=mint_funder(keeper)).run_pass(start_block=start)
+    report = ape_keeper(system, keeper, mint=True).run_pass(start_block=start)
 
     assert report.scanned == [_ref(trader), _ref(trader2), _ref(trader3), _ref(stranger)]
     assert report.liquidatable == report.liquidations == report.bad_debts == []
@@ -205,7 +206,7 @@ def test_keeper_pass__after_eth_crash__best_pair_per_account_batched_and_all_res
     stranger_before = _raw(system, _ref(stranger))
     pass_start = chain.blocks.height + 1
 
-    report = Keeper(system, keeper, fund=mint_funder(keeper)).run_pass(start_block=start)
+    report = ape_keeper(system, keeper, mint=True).run_pass(start_block=start)
 
     # Every liquidatable account was liquidated; none is left liquidatable; the healthy one untouched.
     assert report.scanned == accounts
@@ -324,7 +325,7 @@ def test_keeper_pass__collateral_too_small_for_the_debt__taken_whole_account_res
     assert statuses == {("USDC", "WBTC"): Status.OK, ("USDC", "WETH"): Status.OK}
     lines: list[str] = []
 
-    report = Keeper(system, keeper, fund=mint_funder(keeper), log=lines.append).run_pass([ref])
+    report = ape_keeper(system, keeper, mint=True, log=lines.append).run_pass([ref])
 
     assert report.liquidations
     assert report.remaining == report.skipped == []
@@ -339,7 +340,7 @@ def test_keeper_pass__funded_keeper__approves_margin_account_and_uses_own_tokens
     act.move_price(weth, "0.6")
     held = act.mint(usdc, keeper, "200000")
 
-    report = Keeper(system, keeper).run_pass(start_block=start)
+    report = ape_keeper(system, keeper).run_pass(start_block=start)
 
     assert report.remaining == report.skipped == []
     paid = sum(liq.repaid + liq.insurance_fee - liq.insurance_tip for liq in report.liquidations)
@@ -357,7 +358,7 @@ def test_keeper_pass__no_funds_and_no_funder__skips_with_reason(
     act.move_price(weth, "0.6")
     pass_start = chain.blocks.height + 1
 
-    report = Keeper(system, keeper).run_pass(start_block=start)
+    report = ape_keeper(system, keeper).run_pass(start_block=start)
 
     assert report.liquidations == report.transactions == []
     assert [s.account for s in report.skipped] == report.liquidatable == report.remaining
@@ -372,7 +373,7 @@ def test_keeper_pass__explicit_account_list__checks_only_those(
     _open_book(act, usdc, wbtc, weth, lender, trader, trader2, trader3, stranger)
     act.move_price(weth, "0.6")
 
-    report = Keeper(system, keeper, fund=mint_funder(keeper)).run_pass([_ref(trader)])
+    report = ape_keeper(system, keeper, mint=True).run_pass([_ref(trader)])
 
     assert report.scanned == report.liquidatable == [_ref(trader)]
     assert {liq.account for liq in report.liquidations} == {_ref(trader)}
@@ -389,7 +390,7 @@ def test_keeper_pass__stale_feed__account_skipped_with_plain_reason(
     act.set_price(weth, "2500")
     act.warp(2 * int(weth.spec.max_age))  # WETH's feed is now stale; USDC's is not
 
-    report = Keeper(system, keeper, fund=mint_funder(keeper)).run_pass([_ref(trader)])
+    report = ape_keeper(system, keeper, mint=True).run_pass([_ref(trader)])
 
     assert report.liquidations == report.transactions == []
     (skip,) = report.skipped
@@ -409,7 +410,7 @@ def test_keeper_script__summary__counts_profit_and_gas_of_the_pass(
     start = _open_book(act, usdc, wbtc, weth, lender, trader, trader2, trader3, stranger)
     act.move_price(weth, "0.6")
 
-    report = Keeper(system, keeper, fund=mint_funder(keeper)).run_pass(start_block=start)
+    report = ape_keeper(system, keeper, mint=True).run_pass(start_block=start)
     line = script.summary(report)
 
     assert line.startswith("scanned 4, liquidatable 3, liquidations 3 in 2 tx, ")
