@@ -292,6 +292,7 @@ def test_interfaces__folder__holds_the_protocol_interfaces():
         "interfaces/IMarginAccount.sol",
         "interfaces/IMarginConfig.sol",
         "interfaces/IPriceOracle.sol",
+        "interfaces/ISwapRouter.sol",
         "interfaces/IVault.sol",
     ]
 
