@@ -67,7 +67,7 @@ def act(dyn, deployer):
 
 
 @pytest.fixture
-def funded(act, dyn, accounts):
+def lent(act, dyn, accounts):
     """USDC liquidity in the vault."""
     act.lend(dyn.asset("USDC"), accounts[1], "5000000")
     return act
@@ -101,11 +101,11 @@ def assert_health_matches_mirror(act, owner, sub=0):
 # ============================================================================ formulas
 
 
-def test_size_term__position_above_threshold__mmf_grows_with_sqrt_of_size(funded, dyn, accounts):
+def test_size_term__position_above_threshold__mmf_grows_with_sqrt_of_size(lent, dyn, accounts):
     """s = sqrt(v / threshold): a $60,000 WETH position at a $20,000 threshold has s = sqrt(3)."""
     trader = accounts[3]
     weth = dyn.asset("WETH")
-    funded.deposit(weth, trader, "20")  # $60,000 at $3,000
+    lent.deposit(weth, trader, "20")  # $60,000 at $3,000
     p = dyn.liquidator.positionMargin(trader, 0, weth.token)
     assert int(p.value) == 60_000 * WAD
     assert int(p.sizeMultiplier) == size_multiplier(60_000 * WAD, THRESHOLD)
@@ -114,18 +114,18 @@ def test_size_term__position_above_threshold__mmf_grows_with_sqrt_of_size(funded
     imf, mmf = c.factors(60_000 * WAD)
     assert (int(p.imf), int(p.mmf)) == (imf, mmf)
     assert mmf > int(dyn.margin_account.assetConfig(weth.token).mmf)
-    assert_health_matches_mirror(funded, trader)
+    assert_health_matches_mirror(lent, trader)
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_health__random_accounts_across_threshold__matches_mirror(
-    funded, dyn, accounts, deployer, seed
+    lent, dyn, accounts, deployer, seed
 ):
     """Random sizes below and above the threshold, volatility floor on (after rounds and a poke)
     and, for odd seeds, in the middle of a ramp of WETH's base mmf: chain == mirror to the wei,
     and positionMargin == the mirror's factors."""
     rng = random.Random(seed)
-    act = funded
+    act = lent
     ma = dyn.margin_account
     weth, wbtc, usdc = dyn.asset("WETH"), dyn.asset("WBTC"), dyn.asset("USDC")
     for _ in range(rng.randint(3, 8)):
@@ -240,11 +240,11 @@ def whipsaw(act, weth, rounds=20):
         act.move_price(weth, "0.85" if i % 2 == 0 else "1.1765")
 
 
-def test_poke__after_every_round_or_once__same_sigma(funded, dyn, accounts):
+def test_poke__after_every_round_or_once__same_sigma(lent, dyn, accounts):
     """Every round is read once whoever pokes and whenever: a poke after each of 30 rounds and one
     poke at the end give the same variance, to the wei. Poking only at calm moments (here: never
     during the drop) cannot lower it."""
-    act, vol = funded, dyn.volatility_oracle
+    act, vol = lent, dyn.volatility_oracle
     weth = dyn.asset("WETH")
     t0 = chain.pending_timestamp + 60
     _, answer, *_ = weth.feed.latestRoundData()
@@ -275,8 +275,8 @@ def test_poke__after_every_round_or_once__same_sigma(funded, dyn, accounts):
     assert int(event["rounds"]) == 30 and int(event["variance"]) == every[-1]
 
 
-def test_poke__rounds_match_offline_ewma_within_1pct(funded, dyn, accounts, config):
-    act, vol = funded, dyn.volatility_oracle
+def test_poke__rounds_match_offline_ewma_within_1pct(lent, dyn, accounts, config):
+    act, vol = lent, dyn.volatility_oracle
     weth = dyn.asset("WETH")
     _, _, _, t0 = vol.volatility(weth.token)
     v0 = int(vol.volatility(weth.token)[1]) / WAD
@@ -294,8 +294,8 @@ def test_poke__rounds_match_offline_ewma_within_1pct(funded, dyn, accounts, conf
     assert onchain == pytest.approx(offline, rel=0.01)
 
 
-def test_poke__across_a_phase_change__every_round_counted_once(funded, dyn, accounts):
-    act, vol = funded, dyn.volatility_oracle
+def test_poke__across_a_phase_change__every_round_counted_once(lent, dyn, accounts):
+    act, vol = lent, dyn.volatility_oracle
     weth = dyn.asset("WETH")
     for _ in range(3):
         act.warp(300)
@@ -313,8 +313,8 @@ def test_poke__across_a_phase_change__every_round_counted_once(funded, dyn, acco
     assert int(weth.feed.latestRoundData()[0]) >> 64 == 1
 
 
-def test_poke__backlog_above_the_bound__stale_until_read(funded, dyn, accounts):
-    act, vol, ma = funded, dyn.volatility_oracle, dyn.margin_account
+def test_poke__backlog_above_the_bound__stale_until_read(lent, dyn, accounts):
+    act, vol, ma = lent, dyn.volatility_oracle, dyn.margin_account
     weth = dyn.asset("WETH")
     n = int(vol.MAX_ROUNDS_PER_POKE()) + 5
     for _ in range(n):
@@ -343,9 +343,9 @@ def _healthy_borrower(act, dyn, trader, weth_amount="10", borrow_usd=None):
 
 
 def test_ramp__governance_raises_mmf__initial_at_once_liquidation_ramped(
-    funded, dyn, accounts, deployer
+    lent, dyn, accounts, deployer
 ):
-    act, ma = funded, dyn.margin_account
+    act, ma = lent, dyn.margin_account
     trader = accounts[3]
     weth, usdc = _healthy_borrower(act, dyn, trader, "10", 17_000 * 10**6)
     tx = ma.setMarginFactors(weth.token, int(0.6e18), int(0.45e18), sender=deployer)
@@ -369,8 +369,8 @@ def test_ramp__governance_raises_mmf__initial_at_once_liquidation_ramped(
     assert ma.isLiquidatable(trader, 0)  # 45% base on a sized position: above its equity
 
 
-def test_ramp__volatility_spike__not_liquidatable_by_the_spike_alone(funded, dyn, accounts):
-    act, ma, vol = funded, dyn.margin_account, dyn.volatility_oracle
+def test_ramp__volatility_spike__not_liquidatable_by_the_spike_alone(lent, dyn, accounts):
+    act, ma, vol = lent, dyn.margin_account, dyn.volatility_oracle
     trader = accounts[3]
     usdc = dyn.asset("USDC")
     weth, _ = _healthy_borrower(act, dyn, trader, "10")
@@ -383,7 +383,7 @@ def test_ramp__volatility_spike__not_liquidatable_by_the_spike_alone(funded, dyn
     # The floor pushed is k * sigma * sqrt(horizon / YEAR), as the mirror computes it.
     (pushed,) = logs(tx, ma.VolatilityFloorSet)
     scale = int(ma.marginModel()[5])
-    dm = funded.system.config.dynamic_margin
+    dm = lent.system.config.dynamic_margin
     assert scale == vol_scale(dm.k, dm.horizon)
     assert int(pushed["sigma"]) == int(vol.volatility(weth.token)[0])
     assert int(pushed["floor"]) == volatility_floor(int(pushed["sigma"]), scale) == c.floor_ramp_to
@@ -396,9 +396,9 @@ def test_ramp__volatility_spike__not_liquidatable_by_the_spike_alone(funded, dyn
 
 
 def test_stale_sigma__past_max_age__initial_uses_stale_floor_liquidation_unchanged(
-    funded, dyn, accounts, config
+    lent, dyn, accounts, config
 ):
-    act = funded
+    act = lent
     trader = accounts[3]
     _, usdc = _healthy_borrower(act, dyn, trader, "10", 17_000 * 10**6)
     c0 = curve(dyn, "WETH")
@@ -431,11 +431,11 @@ def test_stale_sigma__past_max_age__initial_uses_stale_floor_liquidation_unchang
     [("0.60", "insolvent"), ("0.63", "full"), ("0.66", "partial"), ("0.69", "partial")],
 )
 def test_liquidation__sized_factors__reaches_target_within_1pct(
-    funded, dyn, accounts, deployer, crash, kind
+    lent, dyn, accounts, deployer, crash, kind
 ):
     """With sqrt size terms on both sides the cap is the smallest repayment reaching the target
     (within 1%, not the linear overshoot), the target is reached, and lens == liquidate."""
-    act, ma, liq = funded, dyn.margin_account, dyn.liquidator
+    act, ma, liq = lent, dyn.margin_account, dyn.liquidator
     trader, keeper = accounts[3], accounts[4]
     weth, usdc = _healthy_borrower(act, dyn, trader, "30", 55_000 * 10**6)
     freeze_rates(usdc, deployer)  # the snapshot read now is the one liquidate sees next block
@@ -484,12 +484,12 @@ def test_worked_example__readme_numbers__on_chain(dyn, deployer, accounts, confi
 
 
 def test_replay__eth_2021_05_19_10m__sigma_tracks_numpy_and_margin_rises(
-    funded, dyn, accounts, config
+    lent, dyn, accounts, config
 ):
     """The real ETH/USD 10-minute candles of 2021-05-19 (data/prices, CoinAPI), close by close,
     as mock Chainlink rounds with block time following the data: the on-chain sigma tracks the
     offline EWMA within 1%, and the ETH volatility floor rises during the crash."""
-    act, vol, ma = funded, dyn.volatility_oracle, dyn.margin_account
+    act, vol, ma = lent, dyn.volatility_oracle, dyn.margin_account
     weth = dyn.asset("WETH")
     rows = list(
         csv.DictReader((ROOT / "data" / "prices" / "eth_usd_coinapi_2021-05-19_10m.csv").open())
@@ -518,10 +518,10 @@ def test_replay__eth_2021_05_19_10m__sigma_tracks_numpy_and_margin_rises(
     assert max(floors) >= int(0.2e18)  # README: about 26 %
 
 
-def test_keeper__sigma_older_than_half_max_age__pass_pokes_it(funded, dyn, accounts, config):
+def test_keeper__sigma_older_than_half_max_age__pass_pokes_it(lent, dyn, accounts, config):
     """The keeper keeps sigma fresh: a pass pokes every tracked asset whose sigma is older than
     maxSigmaAge / 2, and none that is fresh."""
-    act = funded
+    act = lent
     keeper = ape_keeper(dyn, accounts[4])
     assert [t.kind for t in keeper.run_pass([]).transactions] == []  # just tracked: fresh
     act.warp(config.dynamic_margin.max_sigma_age // 2 + 60)
@@ -533,11 +533,11 @@ def test_keeper__sigma_older_than_half_max_age__pass_pokes_it(funded, dyn, accou
         assert now - curve(dyn, symbol).sigma_updated_at < 60
 
 
-def test_ramp__poked_every_block__liquidation_floor_keeps_moving(funded, dyn, accounts):
+def test_ramp__poked_every_block__liquidation_floor_keeps_moving(lent, dyn, accounts):
     """Review finding: a ramp restarted by every poke must not freeze. After a spike, 30 pokes
     12 s apart (each with a new round that moves sigma a little) move the liquidation floor at
     least 90% as far as an undisturbed linear ramp would in those 6 minutes."""
-    act, vol = funded, dyn.volatility_oracle
+    act, vol = lent, dyn.volatility_oracle
     weth = dyn.asset("WETH")
     whipsaw(act, weth)
     vol.poke(weth.token, sender=accounts[6])
@@ -554,11 +554,11 @@ def test_ramp__poked_every_block__liquidation_floor_keeps_moving(funded, dyn, ac
 
 
 def test_dynamic_params__volatility_floor_switched_on__ramps_from_zero(
-    funded, dyn, accounts, deployer
+    lent, dyn, accounts, deployer
 ):
     """Review finding: switching the floor on is a rise like any other: liquidations start from
     0 and ramp, initial margin uses the newest floor at once."""
-    act, ma, vol = funded, dyn.margin_account, dyn.volatility_oracle
+    act, ma, vol = lent, dyn.margin_account, dyn.volatility_oracle
     weth = dyn.asset("WETH")
     ma.setDynamicParams(weth.token, THRESHOLD, DAY, 0, sender=deployer)  # floor off
     whipsaw(act, weth)
@@ -638,7 +638,7 @@ def _levels(dyn):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_sequence__actions_pokes_governance_and_time__no_self_liquidation_no_jump(
-    funded, dyn, accounts, deployer, seed
+    lent, dyn, accounts, deployer, seed
 ):
     """Random sequences of the owner's borrows, withdrawals and repayments, price rounds (poked
     or not), time passing (sigma going stale), and governance raising or lowering WETH's mmf:
@@ -647,7 +647,7 @@ def test_sequence__actions_pokes_governance_and_time__no_self_liquidation_no_jum
       at most (target - ramp start) * elapsed / rampPeriod, plus one unit), whatever the order;
     - chain and mirror agree on the account's requirements after every step."""
     rng = random.Random(1_000 + seed)
-    act, ma, vol = funded, dyn.margin_account, dyn.volatility_oracle
+    act, ma, vol = lent, dyn.margin_account, dyn.volatility_oracle
     weth, usdc = dyn.asset("WETH"), dyn.asset("USDC")
     trader = accounts[3]
     act.deposit(weth, trader, "30")

@@ -356,7 +356,7 @@ def test_guardian__pause_flags_bounded(gsys, guardian):
 
 
 @pytest.fixture
-def book(gsys, act, lender, trader, trader2):
+def gov_book(gsys, act, lender, trader, trader2):
     """Trader: 10 WETH, 15,000 USDC debt (and 10 WETH more in hand); trader2: 1 WETH, no debt."""
     usdc, weth = open_margin_book(act, gsys, lender, trader, trader2)
     act.fund(weth, trader, "10")
@@ -365,9 +365,9 @@ def book(gsys, act, lender, trader, trader2):
 
 @pytest.mark.parametrize("scope", ["asset", "global"])
 def test_guardian__pauses_borrow_and_indebted_withdrawals__debt_free_withdraw_works(
-    gsys, book, guardian, governor, trader, trader2, scope
+    gsys, gov_book, guardian, governor, trader, trader2, scope
 ):
-    usdc, weth = book
+    usdc, weth = gov_book
     ma = gsys.margin_account
     tx = ma.pause(
         usdc.token if scope == "asset" else "0x" + "00" * 20, PAUSE_BORROW, sender=guardian
@@ -415,13 +415,13 @@ def guardian_act(gsys: Any, guardian: Any, action: str) -> None:
     ids=[*GUARDIAN_ACTIONS, "all"],
 )
 def test_guardian__no_action_blocks_repay_deposit_or_liquidation(
-    gsys, book, act, guardian, trader, keeper, stranger, actions
+    gsys, gov_book, act, guardian, trader, keeper, stranger, actions
 ):
     """Each guardian power, and all of them at once (global and per-asset pauses of both kinds, a
     higher imf everywhere, every cap at zero): repay, a deposit
     into the indebted account and its liquidation still work; only a debt-free account's new
     collateral meets a zero cap (no new exposure)."""
-    usdc, weth = book
+    usdc, weth = gov_book
     ma = gsys.margin_account
     for action in actions:
         guardian_act(gsys, guardian, action)
@@ -444,12 +444,12 @@ def test_guardian__no_action_blocks_repay_deposit_or_liquidation(
 
 
 def test_caps__a_small_debt_is_no_way_around_the_collateral_cap(
-    gsys, book, act, guardian, stranger, lender
+    gsys, gov_book, act, guardian, stranger, lender
 ):
     """Who gains if it breaks: a borrower piling an illiquid collateral past its cap. Borrow the
     dust floor, then deposit past the cap: accepted (it defends the position), but the asset backs
     no new borrowing or withdrawal until it is back under its cap; repay still works."""
-    usdc, weth = book
+    usdc, weth = gov_book
     ma = gsys.margin_account
     act.deposit(weth, stranger, "1")
     ma.borrow(stranger, 0, usdc.token, amount(usdc, "200"), stranger, sender=stranger)

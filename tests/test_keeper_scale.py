@@ -23,7 +23,7 @@ MAX_STEPS = 4
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
+def scale_book(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scale")
     node = AnvilNode(log=tmp / "anvil.log")
     try:
@@ -66,8 +66,10 @@ def book(tmp_path_factory):
         node.stop()
 
 
-def test_keeper_service__1000_accounts_half_crashed__all_liquidated_within_bounded_steps(book):
-    node, client, fleet, risky, safe = book
+def test_keeper_service__1000_accounts_half_crashed__all_liquidated_within_bounded_steps(
+    scale_book,
+):
+    node, client, fleet, risky, safe = scale_book
     keeper = dev_account(9)
     store = Store(
         ":memory:", chain_id=client.info.chain_id, margin_account=client.info.margin_account

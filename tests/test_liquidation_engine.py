@@ -51,7 +51,7 @@ class Mode:
 
 # ====================================================================== fixtures
 @pytest.fixture(scope="module", autouse=True)
-def market(
+def _engine_market(
     act,
     system,
     lender,
@@ -554,7 +554,7 @@ class TestLensAgreesWithLiquidate:
     repay/seize differ in the last digits."""
 
     @pytest.fixture(scope="class")
-    def book(self, act, system, ma, deployer, lender, accounts, keeper, usdc, wbtc, weth):
+    def random_book(self, act, system, ma, deployer, lender, accounts, keeper, usdc, wbtc, weth):
         alt = list_extra_asset(
             system,
             deployer,
@@ -590,16 +590,16 @@ class TestLensAgreesWithLiquidate:
 
     @pytest.mark.parametrize("crash", list(CRASHES.values()), ids=list(CRASHES))
     def test_lens__random_accounts_after_crash__liquidate_settles_the_lens_quote_to_the_wei(
-        self, crash, book, act, ma, liquidator, keeper
+        self, crash, random_book, act, ma, liquidator, keeper
     ):
         for symbol, factor in crash.items():
-            act.move_price(book.assets[symbol], factor)
-        by_address = {norm(a.token): a for a in book.assets.values()}
+            act.move_price(random_book.assets[symbol], factor)
+        by_address = {norm(a.token): a for a in random_book.assets.values()}
         target = int(liquidator.targetHealth())
         rng = random.Random(SEED + len(crash))
         seen: dict[str, int] = {}
 
-        for owner, sub in book.accounts:
+        for owner, sub in random_book.accounts:
             for _ in range(2):
                 (lens,) = read_lens(liquidator, [(owner, sub)])
                 equity, _, mmr, health = view(ma.accountHealth, owner, sub)

@@ -392,7 +392,7 @@ def settle_and_check(
 
 # ====================================================================== fixtures
 @pytest.fixture(scope="module", autouse=True)
-def market(
+def _liquidator_market(
     act,
     system,
     lender,

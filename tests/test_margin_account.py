@@ -81,7 +81,7 @@ def debt_of(ma: Any, asset: DeployedAsset, owner: Any, sub: int = 0) -> int:
 
 # ====================================================================== fixtures
 @pytest.fixture(scope="module", autouse=True)
-def market(
+def _margin_market(
     act,
     system,
     lender,

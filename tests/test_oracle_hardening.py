@@ -29,7 +29,7 @@ GRACE = 3600
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _fast_errors(oracle, hard, act, sequencer, lender, trader, trader2, keeper, stranger):
+def _fast_errors(bare_oracle, hard, act, sequencer, lender, trader, trader2, keeper, stranger):
     """Also sets the module's deployments up first, before any test's own snapshot (so that ape's
     isolation never reverts them, whichever test of the module a worker runs first)."""
     with fast_custom_error_decoding():
@@ -38,197 +38,205 @@ def _fast_errors(oracle, hard, act, sequencer, lender, trader, trader2, keeper, 
 
 # ------------------------------------------------------------------------------ oracle, alone
 @pytest.fixture(scope="module")
-def oracle(deployer):
+def bare_oracle(deployer):
     return project.ChainlinkOracle.deploy(deployer, ZERO_ADDRESS, 0, sender=deployer)
 
 
 @pytest.fixture
-def primary(oracle, deployer):
+def primary(bare_oracle, deployer):
     feed = project.MockAggregator.deploy(8, "P / USD", 2_000 * E8, sender=deployer)
-    oracle.setFeed(ASSET, feed, MAX_AGE, sender=deployer)
+    bare_oracle.setFeed(ASSET, feed, MAX_AGE, sender=deployer)
     return feed
 
 
 @pytest.fixture
-def secondary(oracle, deployer, primary):
+def secondary(bare_oracle, deployer, primary):
     feed = project.MockAggregator.deploy(18, "S / USD", 2_010 * WAD, sender=deployer)
-    oracle.setSecondaryFeed(ASSET, feed, MAX_AGE, WAD // 50, sender=deployer)  # 2%
+    bare_oracle.setSecondaryFeed(ASSET, feed, MAX_AGE, WAD // 50, sender=deployer)  # 2%
     return feed
 
 
-def prices(oracle: Any) -> tuple[int, int]:
-    low, high = oracle.liquidationPrices(ASSET)
+def prices(bare_oracle: Any) -> tuple[int, int]:
+    low, high = bare_oracle.liquidationPrices(ASSET)
     return int(low), int(high)
 
 
-def test_primary_only__price_and_liquidation_prices_agree(oracle, primary):
-    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
-    assert prices(oracle) == (2_000 * WAD, 2_000 * WAD)
+def test_primary_only__price_and_liquidation_prices_agree(bare_oracle, primary):
+    assert int(bare_oracle.price(ASSET)[0]) == 2_000 * WAD
+    assert prices(bare_oracle) == (2_000 * WAD, 2_000 * WAD)
 
 
-def test_secondary_within_bound__primary_price_everywhere(oracle, primary, secondary):
-    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD  # 0.5% apart: the primary is trusted
-    assert prices(oracle) == (2_000 * WAD, 2_000 * WAD)
+def test_secondary_within_bound__primary_price_everywhere(bare_oracle, primary, secondary):
+    assert int(bare_oracle.price(ASSET)[0]) == 2_000 * WAD  # 0.5% apart: the primary is trusted
+    assert prices(bare_oracle) == (2_000 * WAD, 2_000 * WAD)
 
 
-def test_feeds_disagree__risk_waits__liquidation_gets_both(oracle, deployer, primary, secondary):
+def test_feeds_disagree__risk_waits__liquidation_gets_both(
+    bare_oracle, deployer, primary, secondary
+):
     secondary.setAnswer(1_900 * WAD, sender=deployer)  # 5% below the primary, bound 2%
-    with reverts(oracle.FeedsDisagree, asset=ASSET, primary=2_000 * WAD, secondary=1_900 * WAD):
-        oracle.price(ASSET)
-    assert prices(oracle) == (1_900 * WAD, 2_000 * WAD)
+    with reverts(
+        bare_oracle.FeedsDisagree, asset=ASSET, primary=2_000 * WAD, secondary=1_900 * WAD
+    ):
+        bare_oracle.price(ASSET)
+    assert prices(bare_oracle) == (1_900 * WAD, 2_000 * WAD)
 
 
-def test_feeds_exactly_at_bound__agree(oracle, deployer, primary, secondary):
+def test_feeds_exactly_at_bound__agree(bare_oracle, deployer, primary, secondary):
     secondary.setAnswer(2_040 * WAD, sender=deployer)  # exactly 2% of the primary
-    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+    assert int(bare_oracle.price(ASSET)[0]) == 2_000 * WAD
     secondary.setAnswer(2_040 * WAD + 1, sender=deployer)
-    with reverts(oracle.FeedsDisagree, asset=ASSET, primary=2_000 * WAD, secondary=2_040 * WAD + 1):
-        oracle.price(ASSET)
+    with reverts(
+        bare_oracle.FeedsDisagree, asset=ASSET, primary=2_000 * WAD, secondary=2_040 * WAD + 1
+    ):
+        bare_oracle.price(ASSET)
 
 
 def test_primary_stale__secondary_prices_liquidation__risk_refused(
-    oracle, deployer, primary, secondary
+    bare_oracle, deployer, primary, secondary
 ):
     updated = int(primary.latestRoundData()[3])
     chain.mine(1, timestamp=updated + MAX_AGE + 1)
     secondary.setAnswer(1_950 * WAD, sender=deployer)  # fresh
-    with reverts(oracle.StaleAnswer, asset=ASSET, updatedAt=updated, maxAge=MAX_AGE):
-        oracle.price(ASSET)
-    assert prices(oracle) == (1_950 * WAD, 1_950 * WAD)
+    with reverts(bare_oracle.StaleAnswer, asset=ASSET, updatedAt=updated, maxAge=MAX_AGE):
+        bare_oracle.price(ASSET)
+    assert prices(bare_oracle) == (1_950 * WAD, 1_950 * WAD)
 
 
-def test_primary_broken__secondary_prices_liquidation(oracle, deployer, primary, secondary):
+def test_primary_broken__secondary_prices_liquidation(bare_oracle, deployer, primary, secondary):
     primary.setBroken(True, sender=deployer)
-    with reverts(oracle.FeedCallFailed, asset=ASSET, aggregator=primary.address):
-        oracle.price(ASSET)
-    assert prices(oracle) == (2_010 * WAD, 2_010 * WAD)
+    with reverts(bare_oracle.FeedCallFailed, asset=ASSET, aggregator=primary.address):
+        bare_oracle.price(ASSET)
+    assert prices(bare_oracle) == (2_010 * WAD, 2_010 * WAD)
 
 
-def test_both_stale__no_price_at_all__primary_error(oracle, primary, secondary):
+def test_both_stale__no_price_at_all__primary_error(bare_oracle, primary, secondary):
     updated = int(primary.latestRoundData()[3])
     chain.mine(1, timestamp=int(secondary.latestRoundData()[3]) + MAX_AGE + 1)  # the later one
-    for read in (oracle.price, oracle.liquidationPrices):
-        with reverts(oracle.StaleAnswer, asset=ASSET, updatedAt=updated, maxAge=MAX_AGE):
+    for read in (bare_oracle.price, bare_oracle.liquidationPrices):
+        with reverts(bare_oracle.StaleAnswer, asset=ASSET, updatedAt=updated, maxAge=MAX_AGE):
             read(ASSET)
 
 
-def test_secondary_unusable__primary_alone(oracle, deployer, primary, secondary):
+def test_secondary_unusable__primary_alone(bare_oracle, deployer, primary, secondary):
     secondary.setAnswer(-1, sender=deployer)
-    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
-    assert prices(oracle) == (2_000 * WAD, 2_000 * WAD)
+    assert int(bare_oracle.price(ASSET)[0]) == 2_000 * WAD
+    assert prices(bare_oracle) == (2_000 * WAD, 2_000 * WAD)
 
 
-def test_secondary_removed__emits_and_primary_alone(oracle, deployer, primary, secondary):
+def test_secondary_removed__emits_and_primary_alone(bare_oracle, deployer, primary, secondary):
     secondary.setAnswer(1_000 * WAD, sender=deployer)
-    tx = oracle.setSecondaryFeed(ASSET, ZERO_ADDRESS, 0, 0, sender=deployer)
-    assert logs(tx, oracle.SecondaryFeedSet) == [
+    tx = bare_oracle.setSecondaryFeed(ASSET, ZERO_ADDRESS, 0, 0, sender=deployer)
+    assert logs(tx, bare_oracle.SecondaryFeedSet) == [
         ev(asset=ASSET, aggregator=ZERO_ADDRESS, maxAge=0, decimals=0, maxDeviation=0)
     ]
-    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+    assert int(bare_oracle.price(ASSET)[0]) == 2_000 * WAD
 
 
 def test_band__outside_unusable__secondary_inside_prices_liquidation(
-    oracle, deployer, primary, secondary
+    bare_oracle, deployer, primary, secondary
 ):
-    tx = oracle.setBand(ASSET, 100 * WAD, 10_000 * WAD, sender=deployer)
-    assert logs(tx, oracle.BandSet) == [ev(asset=ASSET, min=100 * WAD, max=10_000 * WAD)]
+    tx = bare_oracle.setBand(ASSET, 100 * WAD, 10_000 * WAD, sender=deployer)
+    assert logs(tx, bare_oracle.BandSet) == [ev(asset=ASSET, min=100 * WAD, max=10_000 * WAD)]
     primary.setAnswer(50 * E8, sender=deployer)
     with reverts(
-        oracle.PriceOutsideBand, asset=ASSET, price=50 * WAD, min=100 * WAD, max=10_000 * WAD
+        bare_oracle.PriceOutsideBand, asset=ASSET, price=50 * WAD, min=100 * WAD, max=10_000 * WAD
     ):
-        oracle.price(ASSET)
-    assert prices(oracle) == (2_010 * WAD, 2_010 * WAD)
+        bare_oracle.price(ASSET)
+    assert prices(bare_oracle) == (2_010 * WAD, 2_010 * WAD)
     secondary.setAnswer(20_000 * WAD, sender=deployer)  # outside too: no price at all
     with reverts(
-        oracle.PriceOutsideBand, asset=ASSET, price=50 * WAD, min=100 * WAD, max=10_000 * WAD
+        bare_oracle.PriceOutsideBand, asset=ASSET, price=50 * WAD, min=100 * WAD, max=10_000 * WAD
     ):
-        oracle.liquidationPrices(ASSET)
+        bare_oracle.liquidationPrices(ASSET)
 
 
-def test_aggregator_clamps__answer_at_clamp_unusable(oracle, deployer, primary):
+def test_aggregator_clamps__answer_at_clamp_unusable(bare_oracle, deployer, primary):
     primary.setClamps(10 * E8, 1_000_000 * E8, sender=deployer)
-    tx = oracle.syncBands(ASSET, sender=deployer)  # anyone may; only reads the feeds
+    tx = bare_oracle.syncBands(ASSET, sender=deployer)  # anyone may; only reads the feeds
     lo, hi = (10 * E8 + 1) * 10**10, (1_000_000 * E8 - 1) * 10**10
-    assert logs(tx, oracle.EffectiveBandSet) == [ev(asset=ASSET, secondary=False, min=lo, max=hi)]
-    cfg = oracle.feedConfig(ASSET)
+    assert logs(tx, bare_oracle.EffectiveBandSet) == [
+        ev(asset=ASSET, secondary=False, min=lo, max=hi)
+    ]
+    cfg = bare_oracle.feedConfig(ASSET)
     assert (int(cfg.primaryMin), int(cfg.primaryMax)) == (lo, hi)
     primary.setAnswer(10 * E8, sender=deployer)  # the aggregator's floor: the price is below it
-    with reverts(oracle.PriceOutsideBand, asset=ASSET, price=10 * WAD, min=lo, max=hi):
-        oracle.liquidationPrices(ASSET)
+    with reverts(bare_oracle.PriceOutsideBand, asset=ASSET, price=10 * WAD, min=lo, max=hi):
+        bare_oracle.liquidationPrices(ASSET)
     primary.setAnswer(10 * E8 + 1, sender=deployer)
-    assert prices(oracle)[0] == lo
+    assert prices(bare_oracle)[0] == lo
 
 
-def test_jump__unconfirmed_until_next_round(oracle, deployer, primary):
-    tx = oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)  # 20%
-    assert logs(tx, oracle.JumpGuardSet) == [ev(asset=ASSET, maxJump=WAD // 5)]
+def test_jump__unconfirmed_until_next_round(bare_oracle, deployer, primary):
+    tx = bare_oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)  # 20%
+    assert logs(tx, bare_oracle.JumpGuardSet) == [ev(asset=ASSET, maxJump=WAD // 5)]
     primary.setAnswer(1_500 * E8, sender=deployer)  # -25% in one round
     with reverts(
-        oracle.PriceJumpUnconfirmed, asset=ASSET, previous=2_000 * WAD, latest=1_500 * WAD
+        bare_oracle.PriceJumpUnconfirmed, asset=ASSET, previous=2_000 * WAD, latest=1_500 * WAD
     ):
-        oracle.price(ASSET)
-    assert prices(oracle) == (1_500 * WAD, 2_000 * WAD)  # both readings, for liquidation
+        bare_oracle.price(ASSET)
+    assert prices(bare_oracle) == (1_500 * WAD, 2_000 * WAD)  # both readings, for liquidation
     primary.setAnswer(1_490 * E8, sender=deployer)  # the next round confirms
-    assert int(oracle.price(ASSET)[0]) == 1_490 * WAD
-    assert prices(oracle) == (1_490 * WAD, 1_490 * WAD)
+    assert int(bare_oracle.price(ASSET)[0]) == 1_490 * WAD
+    assert prices(bare_oracle) == (1_490 * WAD, 1_490 * WAD)
 
 
-def test_jump__exactly_at_bound_is_no_jump(oracle, deployer, primary):
-    oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
+def test_jump__exactly_at_bound_is_no_jump(bare_oracle, deployer, primary):
+    bare_oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
     primary.setAnswer(2_400 * E8, sender=deployer)  # +20% exactly
-    assert int(oracle.price(ASSET)[0]) == 2_400 * WAD
+    assert int(bare_oracle.price(ASSET)[0]) == 2_400 * WAD
 
 
-def test_jump__a_bad_print_is_never_the_previous_price(oracle, deployer, primary):
+def test_jump__a_bad_print_is_never_the_previous_price(bare_oracle, deployer, primary):
     """Who gains if it breaks: a keeper. Round N prints $1 (outside the band: no price), round N+1
     is back at $3,000: the $1 must not become the low liquidation price."""
-    oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
-    oracle.setBand(ASSET, 100 * WAD, 1_000_000 * WAD, sender=deployer)
+    bare_oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
+    bare_oracle.setBand(ASSET, 100 * WAD, 1_000_000 * WAD, sender=deployer)
     primary.setAnswer(1 * E8, sender=deployer)
     with reverts(
-        oracle.PriceOutsideBand, asset=ASSET, price=WAD, min=100 * WAD, max=1_000_000 * WAD
+        bare_oracle.PriceOutsideBand, asset=ASSET, price=WAD, min=100 * WAD, max=1_000_000 * WAD
     ):
-        oracle.liquidationPrices(ASSET)
+        bare_oracle.liquidationPrices(ASSET)
     primary.setAnswer(3_000 * E8, sender=deployer)
-    assert prices(oracle) == (3_000 * WAD, 3_000 * WAD)
+    assert prices(bare_oracle) == (3_000 * WAD, 3_000 * WAD)
     primary.setAnswer(0, sender=deployer)
     primary.setAnswer(2_000 * E8, sender=deployer)  # after a zero answer: nothing to compare with
-    assert int(oracle.price(ASSET)[0]) == 2_000 * WAD
+    assert int(bare_oracle.price(ASSET)[0]) == 2_000 * WAD
 
 
-def test_jump__first_round_of_a_phase_has_nothing_to_compare(oracle, deployer, primary):
-    oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
+def test_jump__first_round_of_a_phase_has_nothing_to_compare(bare_oracle, deployer, primary):
+    bare_oracle.setJumpGuard(ASSET, WAD // 5, sender=deployer)
     primary.newPhase(1_000 * E8, sender=deployer)
-    assert int(oracle.price(ASSET)[0]) == 1_000 * WAD
+    assert int(bare_oracle.price(ASSET)[0]) == 1_000 * WAD
 
 
-def test_setters__bounds_refused_with_their_errors(oracle, deployer, primary):
+def test_setters__bounds_refused_with_their_errors(bare_oracle, deployer, primary):
     feed = project.MockAggregator.deploy(8, "S / USD", 2_000 * E8, sender=deployer)
     for bad in (0, WAD // 10_000 * 9, WAD // 2 + 10**14, WAD // 50 + 1):
-        with reverts(oracle.InvalidDeviation, asset=ASSET, maxDeviation=bad):
-            oracle.setSecondaryFeed(ASSET, feed, MAX_AGE, bad, sender=deployer)
+        with reverts(bare_oracle.InvalidDeviation, asset=ASSET, maxDeviation=bad):
+            bare_oracle.setSecondaryFeed(ASSET, feed, MAX_AGE, bad, sender=deployer)
     other = to_checksum_address("0x" + "c7" * 20)
-    with reverts(oracle.UnknownAsset, asset=other):
-        oracle.setSecondaryFeed(other, feed, MAX_AGE, WAD // 50, sender=deployer)
+    with reverts(bare_oracle.UnknownAsset, asset=other):
+        bare_oracle.setSecondaryFeed(other, feed, MAX_AGE, WAD // 50, sender=deployer)
     for bad in (WAD // 100 - 10**14, 5 * WAD + 10**14, WAD // 10 + 1):
-        with reverts(oracle.InvalidJumpBound, asset=ASSET, maxJump=bad):
-            oracle.setJumpGuard(ASSET, bad, sender=deployer)
+        with reverts(bare_oracle.InvalidJumpBound, asset=ASSET, maxJump=bad):
+            bare_oracle.setJumpGuard(ASSET, bad, sender=deployer)
     for lo, hi in ((0, WAD), (WAD, WAD), (2 * WAD, WAD), (1, 2**128)):
-        with reverts(oracle.InvalidBand, asset=ASSET, min=lo, max=hi):
-            oracle.setBand(ASSET, lo, hi, sender=deployer)
-    cfg = oracle.feedConfig(ASSET)
+        with reverts(bare_oracle.InvalidBand, asset=ASSET, min=lo, max=hi):
+            bare_oracle.setBand(ASSET, lo, hi, sender=deployer)
+    cfg = bare_oracle.feedConfig(ASSET)
     assert (cfg.secondary.aggregator, int(cfg.maxJump), int(cfg.bandMax)) == (ZERO_ADDRESS, 0, 0)
 
 
-def test_setters__outsider_refused(oracle, deployer, stranger, primary):
-    role = oracle.ORACLE_ADMIN_ROLE()
+def test_setters__outsider_refused(bare_oracle, deployer, stranger, primary):
+    role = bare_oracle.ORACLE_ADMIN_ROLE()
     for call in (
-        lambda: oracle.setSecondaryFeed(ASSET, primary, MAX_AGE, WAD // 50, sender=stranger),
-        lambda: oracle.setJumpGuard(ASSET, WAD // 5, sender=stranger),
-        lambda: oracle.setBand(ASSET, WAD, 2 * WAD, sender=stranger),
+        lambda: bare_oracle.setSecondaryFeed(ASSET, primary, MAX_AGE, WAD // 50, sender=stranger),
+        lambda: bare_oracle.setJumpGuard(ASSET, WAD // 5, sender=stranger),
+        lambda: bare_oracle.setBand(ASSET, WAD, 2 * WAD, sender=stranger),
     ):
         with reverts(
-            oracle.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=role
+            bare_oracle.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=role
         ):
             call()
 
@@ -302,7 +310,7 @@ def act(hard, deployer):
 
 
 @pytest.fixture
-def book(hard, act, lender, trader, trader2):
+def hard_book(hard, act, lender, trader, trader2):
     """Trader: 10 WETH ($3,000 each), borrowing 15,000 USDC; trader2: 1 WETH, no debt."""
     return open_margin_book(act, hard, lender, trader, trader2)
 
@@ -359,9 +367,9 @@ def run_safe_calls(ma: Any, usdc: Any, weth: Any, trader: Any, trader2: Any) -> 
 
 
 def test_ma__disagreeing_feeds__risk_refused__repay_deposit_work(
-    hard, act, book, deployer, trader, trader2
+    hard, act, hard_book, deployer, trader, trader2
 ):
-    usdc, weth = book
+    usdc, weth = hard_book
     ma, oracle = hard.margin_account, hard.oracle
     weth.secondary_feed.setAnswer(2_800 * E8, sender=deployer)  # 6.7% below the primary
     for call in risk_calls(ma, usdc, weth, trader).values():
@@ -373,9 +381,9 @@ def test_ma__disagreeing_feeds__risk_refused__repay_deposit_work(
 
 
 def test_ma__disagreeing_feeds__liquidation_values_collateral_at_the_lower(
-    hard, act, book, deployer, trader, keeper
+    hard, act, hard_book, deployer, trader, keeper
 ):
-    usdc, weth = book
+    usdc, weth = hard_book
     ma = hard.margin_account
     # 15,000 debt against 10 WETH: liquidatable below $1,596 (mmf 6% + 2%). Primary $1,700, healthy;
     # secondary $1,560, 8% lower: the account is valued at $1,560 and can be liquidated.
@@ -391,9 +399,9 @@ def test_ma__disagreeing_feeds__liquidation_values_collateral_at_the_lower(
 
 
 def test_ma__primary_stale__liquidation_on_secondary__risk_refused(
-    hard, act, book, deployer, trader, trader2, keeper
+    hard, act, hard_book, deployer, trader, trader2, keeper
 ):
-    usdc, weth = book
+    usdc, weth = hard_book
     ma, oracle = hard.margin_account, hard.oracle
     updated = int(weth.feed.latestRoundData()[3])
     chain.mine(1, timestamp=updated + 3601)
@@ -412,9 +420,9 @@ def test_ma__primary_stale__liquidation_on_secondary__risk_refused(
 
 
 def test_ma__no_price_at_all__repay_deposit_debt_free_withdraw_work(
-    hard, act, book, deployer, trader, trader2, keeper
+    hard, act, hard_book, deployer, trader, trader2, keeper
 ):
-    usdc, weth = book
+    usdc, weth = hard_book
     ma, oracle = hard.margin_account, hard.oracle
     weth.feed.setAnswer(0, sender=deployer)
     weth.secondary_feed.setAnswer(0, sender=deployer)
@@ -428,11 +436,11 @@ def test_ma__no_price_at_all__repay_deposit_debt_free_withdraw_work(
 
 
 def test_ma__unpriceable_collateral_counts_zero__no_dust_shield(
-    hard, act, book, deployer, trader, keeper
+    hard, act, hard_book, deployer, trader, keeper
 ):
     """Who gains if it breaks: a borrower who holds dust of an asset whose feed fails, to make
     itself unliquidatable. That collateral counts 0; the account is liquidated through the rest."""
-    usdc, weth = book
+    usdc, weth = hard_book
     ma, wbtc = hard.margin_account, hard.asset("WBTC")
     act.deposit(wbtc, trader, 1_000)  # dust: 0.00001 WBTC
     set_both(weth, deployer, 1_500)
@@ -447,9 +455,9 @@ def test_ma__unpriceable_collateral_counts_zero__no_dust_shield(
 
 
 def test_ma__jump__borrow_waits__crash_liquidated_at_the_new_price(
-    hard, act, book, deployer, trader, trader2, keeper
+    hard, act, hard_book, deployer, trader, trader2, keeper
 ):
-    usdc, weth = book
+    usdc, weth = hard_book
     ma, oracle = hard.margin_account, hard.oracle
     set_both(weth, deployer, 1_450)  # -52% in one round (both feeds agree: only the jump guard)
     for call in risk_calls(ma, usdc, weth, trader).values():
@@ -469,9 +477,9 @@ def test_ma__jump__borrow_waits__crash_liquidated_at_the_new_price(
 
 
 def test_ma__sequencer_down_and_grace__no_borrow_no_liquidation__repay_deposit_work(
-    hard, act, book, deployer, trader, trader2, keeper, sequencer
+    hard, act, hard_book, deployer, trader, trader2, keeper, sequencer
 ):
-    usdc, weth = book
+    usdc, weth = hard_book
     ma, oracle = hard.margin_account, hard.oracle
     set_both(weth, deployer, 1_500)
     set_both(weth, deployer, 1_500)  # below maintenance, confirmed
@@ -548,22 +556,22 @@ def expected_readings(now: int, rounds: list[tuple[int, int]], sec: tuple[int, i
     return strict, liq
 
 
-def _call(oracle: Any, fn: str) -> tuple[str, Any]:
+def _call(bare_oracle: Any, fn: str) -> tuple[str, Any]:
     from ape.exceptions import ContractLogicError
 
     from tests.utils.chain import decode_custom_error
 
     try:
-        out = getattr(oracle, fn)(ASSET)
+        out = getattr(bare_oracle, fn)(ASSET)
     except ContractLogicError as err:
-        return "error", decode_custom_error(oracle, err)[0]
+        return "error", decode_custom_error(bare_oracle, err)[0]
     if fn == "price":
         return "ok", int(out[0])
     return "ok", (int(out[0]), int(out[1]))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_feed_sequences__readings_follow_the_documented_rules(oracle, deployer, seed):
+def test_random_feed_sequences__readings_follow_the_documented_rules(bare_oracle, deployer, seed):
     """Random rounds of both feeds (crashes, spikes, bad answers), time passing past the max age,
     a band switched on and off: after every step both readings are what the rules say, low <=
     high, and `price` only ever answers when both readings agree on one number."""
@@ -572,9 +580,9 @@ def test_random_feed_sequences__readings_follow_the_documented_rules(oracle, dep
     rng = random.Random(seed)
     primary = project.MockAggregator.deploy(8, "P / USD", 2_000 * E8, sender=deployer)
     secondary = project.MockAggregator.deploy(18, "S / USD", 2_000 * WAD, sender=deployer)
-    oracle.setFeed(ASSET, primary, MAX_AGE, sender=deployer)
-    oracle.setSecondaryFeed(ASSET, secondary, MAX_AGE, DEVIATION_BPS * 10**14, sender=deployer)
-    oracle.setJumpGuard(ASSET, JUMP_BPS * 10**14, sender=deployer)
+    bare_oracle.setFeed(ASSET, primary, MAX_AGE, sender=deployer)
+    bare_oracle.setSecondaryFeed(ASSET, secondary, MAX_AGE, DEVIATION_BPS * 10**14, sender=deployer)
+    bare_oracle.setJumpGuard(ASSET, JUMP_BPS * 10**14, sender=deployer)
     rounds = [(2_000 * E8, int(primary.latestRoundData()[3]))]
     sec = (2_000 * WAD, int(secondary.latestRoundData()[3]))
     banded = False
@@ -593,11 +601,11 @@ def test_random_feed_sequences__readings_follow_the_documented_rules(oracle, dep
             chain.mine(1, timestamp=chain.pending_timestamp + rng.choice([60, 1_800, 3_700]))
         if step == "band":
             banded = not banded
-            oracle.setBand(ASSET, *(BAND if banded else (0, 0)), sender=deployer)
+            bare_oracle.setBand(ASSET, *(BAND if banded else (0, 0)), sender=deployer)
         now = int(chain.blocks.head.timestamp)
         strict, liq = expected_readings(now, rounds, sec, banded)
-        assert _call(oracle, "price") == strict, (step, rounds[-2:], sec, now)
-        got = _call(oracle, "liquidationPrices")
+        assert _call(bare_oracle, "price") == strict, (step, rounds[-2:], sec, now)
+        got = _call(bare_oracle, "liquidationPrices")
         assert got == liq, (step, rounds[-2:], sec, now)
         if got[0] == "ok":
             assert got[1][0] <= got[1][1]

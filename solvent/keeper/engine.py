@@ -207,6 +207,7 @@ class Keeper:
     ) -> list[AccountRef]:
         """Liquidate each account once through its best pair; returns the accounts acted on."""
         prices = self.prices()
+        gas_value = self.gas_cost_value(LIQUIDATE_GAS, prices)
         groups: dict[tuple[str, str], list[Candidate]] = {}
         acted: list[AccountRef] = []
         for account in accounts:
@@ -217,7 +218,7 @@ class Keeper:
                 if self._write_off(account, report):
                     acted.append(account)
                 continue
-            best = self.best_pair(account, lens, prices)
+            best = self.best_pair(account, lens, prices, gas_value)
             if isinstance(best, str):
                 report.skipped.append(Skip(account, best))
                 self.log(f"keeper: skipping {account}: {best}")
@@ -347,13 +348,18 @@ class Keeper:
         return gas * self.sender.gas_price() * prices[self.native_symbol] // WAD
 
     def best_pair(
-        self, account: AccountRef, lens: AccountLens, prices: dict[str, int]
+        self,
+        account: AccountRef,
+        lens: AccountLens,
+        prices: dict[str, int],
+        gas_value: int | None = None,
     ) -> Candidate | str:
         """The OK pair with the highest expected profit after gas (ties: first in lens order),
         or why there is none."""
         best: Candidate | None = None
         refused = []
-        gas_value = self.gas_cost_value(LIQUIDATE_GAS, prices)
+        if gas_value is None:  # one gas-price read per round, not per account
+            gas_value = self.gas_cost_value(LIQUIDATE_GAS, prices)
         for pair in lens.pairs:
             name = f"{pair.debt_asset}/{pair.collateral_asset}"
             if pair.status != Status.OK:

@@ -32,7 +32,7 @@ EIP170_CODE_LIMIT = 24_576  # bytes
 
 # ====================================================================== fixtures
 @pytest.fixture(scope="module", autouse=True)
-def market(
+def _flash_market(
     act,
     system,
     lender,
