@@ -71,23 +71,67 @@ def artifact(name: str) -> dict[str, Any]:
 
 
 class Fleet:
-    """Signs and sends transactions from many local keys without waiting in between."""
+    """Signs and sends transactions from many local keys without waiting in between.
 
-    def __init__(self, web3: Web3) -> None:
+    Signed transactions are buffered and go to the node in JSON-RPC batches of up to `BATCH` (one
+    HTTP request each) of one sender's consecutive transactions; `wait` sends what is left and
+    reads the receipts in batches too.
+    """
+
+    BATCH = 250  # transactions or receipt reads per HTTP request
+
+    def __init__(self, web3: Web3, sequential: bool = False) -> None:
+        """`sequential`: send each transaction alone and wait until it is mined (one per block
+        under automine, so the same sends make the same blocks: reproducible replays)."""
         self.web3 = web3
+        self.sequential = sequential
         self.nonces: dict[str, int] = {}
         self.pending: list[str] = []
+        self._unsent: list[str] = []  # raw signed transactions, hex
+        self._unsent_from = ""
         self.chain_id = int(web3.eth.chain_id)
         self.max_fee = 50 * 10**9
 
+    def _nonce(self, address: str) -> int:
+        if address not in self.nonces:
+            self.nonces[address] = int(self.web3.eth.get_transaction_count(address, "pending"))
+        nonce = self.nonces[address]
+        self.nonces[address] += 1
+        return nonce
+
+    def _queue(self, signer: LocalAccount, tx: dict[str, Any]) -> str:
+        # A node may run the requests of one batch in any order: only one sender's transactions
+        # (ordered by their nonces) share a batch, so a transaction that depends on another
+        # sender's (a mint before a deposit) is sent after it.
+        if self._unsent and self._unsent_from != signer.address:
+            self.flush()
+        self._unsent_from = signer.address
+        signed = signer.sign_transaction(tx)
+        self._unsent.append("0x" + bytes(signed.raw_transaction).hex())
+        self.pending.append("0x" + bytes(signed.hash).hex())
+        if self.sequential:
+            self.flush()
+            self._mined(self.pending[-1])
+        elif len(self._unsent) >= self.BATCH:
+            self.flush()
+        return self.pending[-1]
+
+    def _mined(self, tx_hash: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.web3.provider.make_request("eth_getTransactionReceipt", [tx_hash]).get(
+            "result"
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{tx_hash} not mined")
+            time.sleep(0.002)
+
     def send(self, signer: LocalAccount, fn: Any, gas: int = 600_000) -> str:
+        """Queue `fn` from `signer` (its next nonce, fixed gas); returns the transaction hash."""
         me = signer.address
-        if me not in self.nonces:
-            self.nonces[me] = int(self.web3.eth.get_transaction_count(me, "pending"))
         tx = fn.build_transaction(
             {
                 "from": me,
-                "nonce": self.nonces[me],
+                "nonce": self._nonce(me),
                 "gas": gas,
                 "chainId": self.chain_id,
                 "maxFeePerGas": self.max_fee,
@@ -95,27 +139,25 @@ class Fleet:
             }
         )
         tx.pop("gasPrice", None)
-        signed = signer.sign_transaction(tx)
-        self.nonces[me] += 1
-        tx_hash = self.web3.eth.send_raw_transaction(signed.raw_transaction)
-        self.pending.append("0x" + bytes(tx_hash).hex())
-        return self.pending[-1]
+        return self._queue(signer, tx)
 
     def pay(self, signer: LocalAccount, to: str, wei: int) -> None:
-        me = signer.address
-        if me not in self.nonces:
-            self.nonces[me] = int(self.web3.eth.get_transaction_count(me, "pending"))
         tx = {
-            "to": to, "value": wei, "gas": 21_000, "nonce": self.nonces[me], "chainId": self.chain_id,
-            "maxFeePerGas": self.max_fee, "maxPriorityFeePerGas": 10**9,
+            "to": to, "value": wei, "gas": 21_000, "nonce": self._nonce(signer.address),
+            "chainId": self.chain_id, "maxFeePerGas": self.max_fee, "maxPriorityFeePerGas": 10**9,
         }  # fmt: skip
-        self.nonces[me] += 1
-        self.pending.append(
-            "0x"
-            + bytes(
-                self.web3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
-            ).hex()
-        )
+        self._queue(signer, tx)
+
+    def flush(self) -> None:
+        """Send every queued transaction, in order, in batches."""
+        while self._unsent:
+            chunk, self._unsent = self._unsent[: self.BATCH], self._unsent[self.BATCH :]
+            answers = self.web3.provider.make_batch_request(
+                [("eth_sendRawTransaction", [raw]) for raw in chunk]
+            )
+            for answer in answers:
+                if answer.get("error"):
+                    raise RuntimeError(f"node refused a transaction: {answer['error']}")
 
     def deploy(self, signer: LocalAccount, name: str, *args: Any) -> str:
         art = artifact(name)
@@ -124,23 +166,31 @@ class Fleet:
         )
         self.send(signer, factory.constructor(*args), gas=5_000_000)
         receipt = self.wait()[-1]
-        return str(receipt["contractAddress"])
+        return Web3.to_checksum_address(receipt["contractAddress"])
 
-    def wait(self, timeout: float = 120.0) -> list[Any]:
-        """Receipts of everything sent since the last wait; each must have succeeded."""
+    def wait(self, timeout: float = 120.0) -> list[dict[str, Any]]:
+        """Receipts (as the node returns them: hex strings) of everything sent since the last
+        wait; each must have succeeded."""
+        self.flush()
         deadline = time.monotonic() + timeout
-        receipts = []
-        for tx_hash in self.pending:
-            while True:
-                try:
-                    receipt = self.web3.eth.get_transaction_receipt(tx_hash)
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"{tx_hash} not mined") from None
-                    time.sleep(0.05)
-            assert int(receipt["status"]) == 1, f"{tx_hash} reverted"
-            receipts.append(receipt)
+        found: dict[str, Any] = {}
+        while True:
+            missing = [h for h in self.pending if h not in found]
+            for i in range(0, len(missing), self.BATCH):
+                answers = self.web3.provider.make_batch_request(
+                    [("eth_getTransactionReceipt", [h]) for h in missing[i : i + self.BATCH]]
+                )
+                for tx_hash, answer in zip(missing[i : i + self.BATCH], answers, strict=True):
+                    if answer.get("result"):
+                        found[tx_hash] = answer["result"]
+            if len(found) == len(self.pending):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.pending) - len(found)} transaction(s) not mined")
+            time.sleep(0.05)
+        receipts = [found[h] for h in self.pending]
+        for tx_hash, receipt in zip(self.pending, receipts, strict=True):
+            assert int(receipt["status"], 16) == 1, f"{tx_hash} reverted"
         self.pending = []
         return receipts
 

@@ -18,7 +18,10 @@ import pytest
 from ape import chain, project
 from eth_abi import encode
 
+from solvent.apebridge import ape_keeper
 from solvent.deploy import DeployedAsset
+from solvent.keeper import AccountRef, FlashRoute, KeeperError
+from solvent.keeper.engine import FLASH_LIQUIDATE_GAS
 from solvent.risk import WAD
 from tests.utils.chain import ZERO_ADDRESS, ev, fast_custom_error_decoding, logs, reverts
 from tests.utils.helpers import MAX_UINT, amount, chain_state, debt_of, seed_frozen_market
@@ -500,3 +503,98 @@ def test_constructor__zero_address__reverts(zero, liquidator, router, keeper, de
         error = reverts(contract.ZeroAddress)
     with error:
         contract.deploy(args["liquidator"], args["router"], args["owner"], sender=deployer)
+
+
+# ====================================================================== the keeper's flash route
+def flash_keeper(system, keeper, flash, **kwargs):
+    return ape_keeper(system, keeper, flash=FlashRoute(flash.address, POOL_FEE), **kwargs)
+
+
+def test_keeper_pass__flash_route__liquidates_every_account_holding_no_debt_token(
+    act, system, ma, liquidator, usdc, weth, trader, trader2, keeper, flash, router, create_pool
+):
+    """The keeper service's --flash path: a pass over two crashed accounts with no USDC in hand
+    settles both through the FlashLiquidator, one swap each; the keeper ends with exactly the
+    swaps' profits, no collateral and no allowance anywhere."""
+    for owner in (trader, trader2):
+        open_weth_long(act, usdc, weth, owner)
+    crash(act, ma, weth, trader, trader2)
+    create_pool(amount(weth, "1000"))
+    usdc.token.transfer(trader, usdc.token.balanceOf(keeper), sender=keeper)  # no inventory
+    weth_before = int(weth.token.balanceOf(keeper))
+    targets = [AccountRef(trader.address, 0), AccountRef(trader2.address, 0)]
+
+    report = flash_keeper(system, keeper, flash, min_profit=0).run_pass(targets)
+
+    assert sorted(liq.account for liq in report.liquidations) == sorted(targets)
+    assert report.remaining == [] and report.skipped == []
+    assert [tx.kind for tx in report.transactions] == ["flashLiquidate", "flashLiquidate"]
+    profits = [liq.flash_profit for liq in report.liquidations]
+    assert all(p is not None and p > 0 for p in profits)
+    assert usdc.token.balanceOf(keeper) == sum(profits)
+    assert all(liq.profit_value == liq.flash_profit_value for liq in report.liquidations)
+    assert weth.token.balanceOf(keeper) == weth_before  # the collateral went to the pool
+    assert not any(act.health(o).liquidatable for o in (trader, trader2))
+    assert_holds_nothing(flash, router, ma, usdc, weth)
+    assert all(int(a.token.allowance(keeper, ma)) == 0 for a in (usdc, weth))
+
+
+@pytest.mark.parametrize("why", ["shallow_pool", "min_profit_above_the_swap"])
+def test_keeper_pass__flash_swap_cannot_pay__skipped_with_the_reason_state_untouched(
+    why,
+    act,
+    system,
+    ma,
+    liquidator,
+    usdc,
+    weth,
+    trader,
+    keeper,
+    flash,
+    router,
+    create_pool,
+    unchanged,
+):
+    open_weth_long(act, usdc, weth, trader)
+    crash(act, ma, weth, trader)
+    _, seize, owed = quote(liquidator, trader, usdc, weth)
+    account = AccountRef(trader.address, 0)
+    if why == "shallow_pool":
+        create_pool(seize // 4)
+        bot = flash_keeper(system, keeper, flash, min_profit=None)
+    else:
+        x, y = create_pool(amount(weth, "1000"))
+        spare = pool_out(x, y, seize) - owed  # USDC units the swap would leave
+        # The pass's own estimate at the oracle price, after gas; asking for just under it passes
+        # the estimate, so the pass sends, and the contract's swap floor (the estimate before gas,
+        # in USDC) is above what the pool pays: slippage and the pool fee.
+        probe = flash_keeper(system, keeper, flash, min_profit=None)
+        prices = probe.prices()
+        gas = probe.gas_cost_value(FLASH_LIQUIDATE_GAS, prices)
+        lens = probe.lens([account])[account]
+        estimate = probe.best_pair(account, lens, prices, gas)
+        assert not isinstance(estimate, str)
+        min_profit = estimate.profit - WAD // 1000  # 0.1 cent under: gas-price drift
+        assert (min_profit + gas) * usdc.scale // WAD > spare  # the pool pays less
+        bot = flash_keeper(system, keeper, flash, min_profit=min_profit)
+
+    with unchanged():
+        report = bot.run_pass([account])
+
+    assert report.liquidations == [] and report.transactions == []
+    [skip] = report.skipped
+    assert skip.account == account
+    assert "flash: InsufficientOutput" in skip.reason
+    assert report.remaining == [account]  # still there for a better-routed keeper
+
+
+def test_keeper__flash_contract_of_someone_else__one_line_error_before_sending(
+    system, liquidator, router, keeper, stranger, deployer
+):
+    theirs = project.FlashLiquidator.deploy(liquidator, router, stranger, sender=deployer)
+    bot = flash_keeper(system, keeper, theirs)
+    with pytest.raises(KeeperError, match=r"owned by 0x\w+, not by the keeper"):
+        bot.check_flash()
+    not_a_flash = flash_keeper(system, keeper, router)
+    with pytest.raises(KeeperError, match="does not answer as a FlashLiquidator"):
+        not_a_flash.check_flash()

@@ -418,6 +418,33 @@ def test_keeper_cli__wrong_chain_and_missing_passphrase__one_line_errors(testnet
     assert len(run.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--pool-fee", "500"], "--pool-fee only applies with --flash"),
+        (["--flash", "0x1234"], "is not an address"),
+        (["--flash", "{liquidator}"], "does not answer as a FlashLiquidator"),
+        (["--flash", "{margin_account}", "--pool-fee", "0"], "--pool-fee: pool fee 0 pips"),
+    ],
+)
+def test_keeper_cli__bad_flash_route__one_line_error_nothing_sent(testnet, extra, expected):
+    """Checked before the first step: a route that could only revert on every liquidation."""
+    info = Solvent.from_deployment(testnet.deployment, testnet.node.url).info
+    extra = [
+        e.format(liquidator=info.liquidator, margin_account=info.margin_account) for e in extra
+    ]
+    nonce = int(testnet.node.web3.eth.get_transaction_count(dev_account(9).address))
+    run = subprocess.run(
+        [SOLVENT, "keeper", "--rpc", testnet.node.url, "--deployment", str(testnet.deployment),
+         "--steps", "1", *extra],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], lines
+    assert int(testnet.node.web3.eth.get_transaction_count(dev_account(9).address)) == nonce
+
+
 def test_deploy_cli__bad_config__one_line_error_nothing_sent(testnet, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "config" / "local.yaml").read_text().replace('imf: "0.04"', 'imf: "4%"'))

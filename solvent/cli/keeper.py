@@ -7,11 +7,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
+from web3 import Web3
 
 from solvent.cli.common import deployment_option, one_line_errors, open_client, rpc_option
 from solvent.keeper import logs
 from solvent.keeper.engine import mint_funder
 from solvent.keeper.metrics import KeeperMetrics
+from solvent.keeper.model import FlashRoute, KeeperError
 from solvent.keeper.service import KeeperService, KeeperSettings
 from solvent.keeper.store import Store, StoreError
 from solvent.sdk.signer import PASSPHRASE_ENV, load_signer
@@ -34,6 +36,19 @@ def _wad(value: str, name: str, *, signed: bool = False) -> int:
 
 def _min_profit(value: str) -> int | None:
     return None if value == "any" else _wad(value, "--min-profit", signed=True)
+
+
+def _flash_route(contract: str | None, pool_fee: int | None) -> FlashRoute | None:
+    if contract is None:
+        if pool_fee is not None:
+            raise click.ClickException("--pool-fee only applies with --flash CONTRACT")
+        return None
+    if not Web3.is_address(contract):
+        raise click.ClickException(f"--flash: {contract!r} is not an address")
+    try:
+        return FlashRoute(Web3.to_checksum_address(contract), 500 if pool_fee is None else pool_fee)
+    except ValueError as err:
+        raise click.ClickException(f"--pool-fee: {err}") from None
 
 
 @click.command()
@@ -86,6 +101,18 @@ def _min_profit(value: str) -> int | None:
 @click.option(
     "--mint-mocks", is_flag=True, help="Local mock deployments only: mint the debt tokens needed."
 )
+@click.option(
+    "--flash",
+    "flash_contract",
+    default=None,
+    help="Liquidate with no inventory through this FlashLiquidator (owned by --account).",
+)
+@click.option(
+    "--pool-fee",
+    type=int,
+    default=None,
+    help="With --flash: fee tier of the pools the seized collateral is sold in, pips  [default: 500]",
+)
 @one_line_errors
 def keeper(
     rpc: str,
@@ -103,6 +130,8 @@ def keeper(
     dry_run: bool,
     steps: int | None,
     mint_mocks: bool,
+    flash_contract: str | None,
+    pool_fee: int | None,
 ) -> None:
     """Liquidate accounts below maintenance, unattended: SQLite state, retries, metrics."""
     import logging
@@ -112,6 +141,7 @@ def keeper(
     signer = load_signer(account)
     if mint_mocks and not client.info.mocks:
         raise click.UsageError("--mint-mocks needs a deployment with mock tokens (mocks: true)")
+    flash = _flash_route(flash_contract, pool_fee)
     try:
         store = Store(
             db or deployment_path.with_suffix(".keeper.sqlite"),
@@ -127,6 +157,7 @@ def keeper(
         notice_distance=_wad(notice_distance, "--notice-distance"),
         webhook=webhook,
         dry_run=dry_run,
+        flash=flash,
     )
     metrics = KeeperMetrics()
     if metrics_port is not None:
@@ -141,6 +172,10 @@ def keeper(
         metrics=metrics,
         fund=mint_funder(client, signer) if mint_mocks else None,
     )
+    try:
+        service.keeper.check_flash()  # a wrong contract or owner stops here, not every step
+    except KeeperError as err:
+        raise click.ClickException(str(err)) from None
     service.run_forever(max_steps=steps)
     logger.info(service.status_line())
     sys.stdout.flush()

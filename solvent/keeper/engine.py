@@ -25,17 +25,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import BadFunctionCallOutput, ContractCustomError, ContractLogicError
 from web3.logs import DISCARD as _DISCARD
 
 from solvent.keeper.model import (
     AccountRef,
     BadDebt,
     Candidate,
+    FlashRoute,
     KeeperError,
     KeeperReport,
     Liquidation,
@@ -44,7 +46,7 @@ from solvent.keeper.model import (
 )
 from solvent.risk import WAD, AccountLens, Status, liquidation_profit, value_down, value_up
 from solvent.sdk import Solvent
-from solvent.sdk.abi import margin_account_abi
+from solvent.sdk.abi import load_abi, margin_account_abi
 from solvent.sdk.deployment import AssetInfo
 from solvent.sdk.errors import ContractError, SolventError, TransactionFailed
 from solvent.sdk.tx import OnSent, Sender, revert_of
@@ -61,6 +63,7 @@ LENS_WORKERS = 4  # concurrent lens calls
 SLACK_BPS = 10  # approval headroom over what the lens says will be pulled (0.1%)
 # Gas the keeper plans with before it has an estimate (measured: gas-snapshot.json).
 LIQUIDATE_GAS = 260_000
+FLASH_LIQUIDATE_GAS = 280_000  # liquidate + callback + one pool swap (measured 270,105)
 BATCH_BASE_GAS = 90_000
 BATCH_ACCOUNT_GAS = 70_000
 BLOCK_GAS_SHARE_BPS = 3_000  # a batch uses at most 30% of a block's gas limit
@@ -89,6 +92,7 @@ class Keeper:
         on_sent: OnSent | None = None,
         should_stop: Callable[[], bool] | None = None,
         receipt_timeout: float = 120.0,
+        flash: FlashRoute | None = None,
     ) -> None:
         self.client = client
         self.info = client.info
@@ -118,6 +122,13 @@ class Keeper:
         self._report: KeeperReport | None = None
         self._local = threading.local()
         self.rpc_calls = 0  # lens calls of the last pass (for the benchmark)
+        self.flash = flash
+        self._flash = (
+            self.web3.eth.contract(address=flash.contract, abi=load_abi("FlashLiquidator"))
+            if flash is not None
+            else None
+        )
+        self._flash_owner_checked = False
 
     # ------------------------------------------------------------------ pass
     def run_pass(
@@ -207,7 +218,9 @@ class Keeper:
     ) -> list[AccountRef]:
         """Liquidate each account once through its best pair; returns the accounts acted on."""
         prices = self.prices()
-        gas_value = self.gas_cost_value(LIQUIDATE_GAS, prices)
+        gas_value = self.gas_cost_value(
+            LIQUIDATE_GAS if self.flash is None else FLASH_LIQUIDATE_GAS, prices
+        )
         groups: dict[tuple[str, str], list[Candidate]] = {}
         acted: list[AccountRef] = []
         for account in accounts:
@@ -223,7 +236,12 @@ class Keeper:
                 report.skipped.append(Skip(account, best))
                 self.log(f"keeper: skipping {account}: {best}")
                 continue
+            if self.flash is not None:  # one swap per liquidation: no batches
+                acted += self._settle_flash(best, prices, gas_value, report)
+                continue
             groups.setdefault((best.pair.debt_asset, best.pair.collateral_asset), []).append(best)
+        if not groups:
+            return acted
         chunk = self.batch_size()
         for (debt, collateral), group in groups.items():
             for i in range(0, len(group), chunk):
@@ -267,6 +285,89 @@ class Keeper:
             return []
         skipped = {s.account for s in report.skipped}
         return [c.account for c in group if c.account not in skipped]
+
+    def _settle_flash(
+        self, c: Candidate, prices: dict[str, int], gas_value: int, report: KeeperReport
+    ) -> list[AccountRef]:
+        """Liquidate one account through the FlashLiquidator; [] when it cannot go through (the
+        pool pays too little, another keeper was first: logged, not retried)."""
+        try:
+            self._flash_liquidate(c, prices, gas_value, report)
+        except (ContractError, TransactionFailed) as err:
+            name = getattr(err, "error_name", "")
+            pair = f"{c.pair.debt_asset}/{c.pair.collateral_asset}"
+            reason = (
+                f"{pair}: already liquidated by someone else ({err})"
+                if name in BEATEN
+                else f"{pair} flash: {err}"
+            )
+            report.skipped.append(Skip(c.account, reason))
+            self.log(f"keeper: {c.account} not liquidated: {reason}")
+            return []
+        return [c.account]
+
+    def _flash_liquidate(
+        self, c: Candidate, prices: dict[str, int], gas_value: int, report: KeeperReport
+    ) -> None:
+        assert self.flash is not None and self._flash is not None
+        self.check_flash()
+        pair = c.pair
+        debt, collateral = self.info.asset(pair.debt_asset), self.info.asset(pair.collateral_asset)
+        # What the swap must leave, in debt units: the configured minimum after gas, plus gas.
+        floor = 0 if self.min_profit is None else max(0, self.min_profit + gas_value)
+        min_profit = -(-floor * debt.scale // prices[debt.symbol]) if floor else 0
+        deadline = int(self.web3.eth.get_block("latest")["timestamp"]) + self.flash.deadline_s
+        self.log(
+            f"keeper: flash-liquidating {c.account}: seize {_tokens(pair.seize, collateral)}, "
+            f"sell in the {self.flash.pool_fee}-pip pool for at least "
+            f"{_tokens(pair.owed + min_profit, debt)}"
+        )
+        fn = self._flash.functions.flashLiquidate(
+            c.account.owner,
+            c.account.sub_id,
+            debt.token,
+            collateral.token,
+            MAX_UINT256,
+            pair.seize - pair.seize * self.slack_bps // 10_000,
+            self.flash.pool_fee,
+            min_profit,
+            deadline,
+        )
+        receipt = self.sender.send(fn, "flashLiquidate")
+        before = len(report.liquidations)
+        self._record(receipt, "flashLiquidate", prices, report, 1)
+        done = self._flash.events.FlashLiquidated().process_receipt(receipt, errors=_DISCARD)
+        if done and len(report.liquidations) == before + 1:
+            profit = int(done[0]["args"]["profit"])
+            liq = report.liquidations[-1]
+            report.liquidations[-1] = replace(
+                liq,
+                flash_profit=profit,
+                flash_profit_value=value_down(profit, prices.get(debt.symbol, 0), debt.scale),
+            )
+
+    def check_flash(self) -> None:
+        """With a flash route: the contract must be a FlashLiquidator on this deployment's
+        Liquidator, owned by the keeper's account (raises KeeperError saying which is wrong)."""
+        if self._flash is None or self._flash_owner_checked:
+            return
+        where = f"FlashLiquidator {self.flash.contract if self.flash else ''}"
+        try:
+            owner = self._flash.functions.owner().call()
+            engine = self._flash.functions.liquidator().call()
+        except (ContractCustomError, ContractLogicError, BadFunctionCallOutput) as err:
+            raise KeeperError(f"{where} does not answer as a FlashLiquidator ({err})") from None
+        if engine.lower() != self.client.liquidator.address.lower():
+            raise KeeperError(
+                f"{where} liquidates through {engine}, not this deployment's Liquidator "
+                f"{self.client.liquidator.address}"
+            )
+        if owner.lower() != self.signer.address.lower():
+            raise KeeperError(
+                f"{where} is owned by {owner}, not by the keeper {self.signer.address}; "
+                "deploy one owned by the keeper"
+            )
+        self._flash_owner_checked = True
 
     # ------------------------------------------------------------------ chain reads
     def _w3(self) -> Web3:

@@ -48,12 +48,35 @@ class Liquidation:
     batch_size: int = 1  # accounts settled by the transaction
     insurance_tip: int = 0  # debt-asset units the insurance fund paid the keeper
     tip_value: int = 0
+    #: Flash liquidations: debt-asset units the swap left the keeper (FlashLiquidated.profit) and
+    #: their USD WAD value; the keeper holds no collateral afterwards.
+    flash_profit: int | None = None
+    flash_profit_value: int | None = None
 
     @property
     def profit_value(self) -> int:
-        """Keeper's gain in USD WAD: collateral received and tip minus debt tokens paid (gas
-        excluded)."""
+        """Keeper's gain in USD WAD (gas excluded): for a flash liquidation what the swap left
+        it; otherwise collateral received and tip minus debt tokens paid, at oracle prices."""
+        if self.flash_profit_value is not None:
+            return self.flash_profit_value
         return self.seized_value + self.tip_value - self.repaid_value - self.fee_value
+
+
+@dataclass(frozen=True)
+class FlashRoute:
+    """Liquidate with no inventory through a FlashLiquidator owned by the keeper's account: the
+    seized collateral is sold in the router's `pool_fee` pool and the debt repaid from the
+    proceeds, in one transaction that reverts unless the swap leaves the minimum profit."""
+
+    contract: str  # FlashLiquidator address
+    pool_fee: int = 500  # pool fee tier, pips (500 = 0.05%)
+    deadline_s: int = 120  # seconds a signed liquidation stays valid
+
+    def __post_init__(self) -> None:
+        if not 0 < self.pool_fee < 10**6:
+            raise ValueError(f"pool fee {self.pool_fee} pips is outside (0, 1,000,000)")
+        if self.deadline_s <= 0:
+            raise ValueError("deadline must be positive seconds")
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,15 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from eth_account.signers.local import LocalAccount
+from web3.exceptions import BlockNotFound
+from web3.logs import DISCARD
 
 from solvent.keeper.discovery import read_events
 from solvent.keeper.engine import Funder, Keeper
 from solvent.keeper.metrics import KeeperMetrics
-from solvent.keeper.model import AccountRef, KeeperReport
+from solvent.keeper.model import AccountRef, FlashRoute, KeeperReport
 from solvent.keeper.store import DROPPED, MINED, REVERTED, Store
 from solvent.risk import WAD, AccountLens
 from solvent.sdk import Solvent
@@ -40,6 +43,7 @@ from solvent.sdk.errors import ContractError
 from solvent.sdk.tx import SignedTx
 
 BACKOFF_MAX_S = 30.0
+BATCH_ATTEMPTS = 4  # a JSON-RPC batch that does not arrive is sent again, up to this many times
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class KeeperSettings:
     #: (health below, recheck every N blocks), first match wins; beyond the last: `far_blocks`.
     recheck_blocks: tuple[tuple[int, int], ...] = ((WAD * 5 // 4, 1), (2 * WAD, 10))
     far_blocks: int = 50
+    #: Liquidate with no inventory through this FlashLiquidator route (None: the keeper's tokens).
+    flash: FlashRoute | None = None
 
 
 class KeeperService:
@@ -93,10 +99,17 @@ class KeeperService:
             on_sent=self._journal,
             should_stop=self.stop_event.is_set,
             receipt_timeout=self.settings.receipt_timeout,
+            flash=self.settings.flash,
         )
         self._rounds: dict[str, int] = {}
         self._noticed: set[AccountRef] = set()
-        self.totals = {"liquidations": 0, "bad_debts": 0, "steps": 0, "errors": 0}
+        self.totals = {
+            "liquidations": 0,
+            "bad_debts": 0,
+            "steps": 0,
+            "errors": 0,
+            "deep_reorgs": 0,
+        }
 
     # ------------------------------------------------------------------ logging
     def _info(self, msg: str, **extra: Any) -> None:
@@ -176,7 +189,7 @@ class KeeperService:
         self.follow(head)
         self._mark_price_moves()
         due = self.store.due(head)
-        self.metrics.accounts.set(len(self.store.accounts()))
+        self.metrics.accounts.set(self.store.count())
         self.metrics.block.set(head)
         self.totals["steps"] += 1
         if not due:
@@ -211,8 +224,11 @@ class KeeperService:
         return report
 
     def follow(self, head: int) -> None:
-        """Read account events from the cursor (minus the reorg depth) up to `head`."""
+        """Read account events from the cursor (minus the reorg depth) up to `head`. A reorg
+        deeper than that (the anchor block's hash changed) re-reads from the deployment block."""
         cursor = self.store.cursor
+        if cursor is not None and self._reorged_below_depth():
+            cursor = None
         start = (
             self.client.info.deploy_block
             if cursor is None
@@ -221,23 +237,72 @@ class KeeperService:
         if start > head:
             return
         touched = [(e.account, e.block) for e in read_events(self.client, start, head)]
-        before = len(self.store.accounts())
+        before = self.store.count()
         self.store.touch(touched)
         self.store.cursor = head
-        new = len(self.store.accounts()) - before
+        anchor = max(self.client.info.deploy_block, head - self.settings.reorg_depth)
+        self.store.anchor = (anchor, self._block_hash(anchor))
+        new = self.store.count() - before
         if new:
             self._info(f"{new} new account(s); tracking {before + new}")
 
+    def _block_hash(self, block: int) -> str:
+        found = self.client.web3.eth.get_block(block)
+        return "0x" + bytes(found["hash"]).hex()
+
+    def _reorged_below_depth(self) -> bool:
+        anchor = self.store.anchor
+        if anchor is None:
+            return False
+        block, expected = anchor
+        try:
+            actual = self._block_hash(block)
+        except BlockNotFound:
+            actual = "gone"
+        if actual == expected:
+            return False
+        self.logger.warning(
+            f"block {block} changed ({expected[:10]}... -> {actual[:10]}...): a reorg deeper than "
+            f"{self.settings.reorg_depth} blocks; re-reading every event from the deployment block",
+            extra={"block": self.block, "event": "deep_reorg"},
+        )
+        self.totals["deep_reorgs"] += 1
+        return True
+
     def _mark_price_moves(self) -> None:
-        """A new round on any feed: every account is due (prices move every position)."""
+        """A new round on any feed: every account is due (prices move every position). The feeds
+        are read in one JSON-RPC batch."""
+        symbols = list(self.client.info.assets)
+        answers = self._feed_rounds(symbols)
         moved = []
-        for symbol in self.client.info.assets:
-            round_id = int(self.client.feed(symbol).functions.latestRoundData().call()[0])
+        for symbol, answer in zip(symbols, answers, strict=True):
+            round_id = int(answer[0])
             if self._rounds.get(symbol) != round_id:
                 moved.append(symbol)
                 self._rounds[symbol] = round_id
         if moved:
             self.store.db.execute("UPDATE accounts SET due_block = 0")
+
+    def _feed_rounds(self, symbols: list[str]) -> list[Any]:
+        """latestRoundData of every feed in one JSON-RPC batch. web3 retries single requests on
+        connection errors but not batches, so a batch that fails to arrive is retried here (a
+        revert or a bad answer is not)."""
+        for attempt in range(BATCH_ATTEMPTS):
+            try:
+                with self.client.web3.batch_requests() as batch:
+                    for symbol in symbols:
+                        batch.add(self.client.feed(symbol).functions.latestRoundData())
+                    return list(batch.execute())
+            except (
+                ConnectionError,
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.HTTPError,
+            ):
+                if attempt + 1 == BATCH_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def _recheck(self, lens: AccountLens) -> int:
         if lens.liquidatable:
@@ -336,7 +401,7 @@ class KeeperService:
                 )
                 liquidated = len(
                     self.client.margin_account.events.Liquidated().process_receipt(
-                        receipt, errors=_discard()
+                        receipt, errors=DISCARD
                     )
                 )
                 self.totals["liquidations"] += liquidated
@@ -364,12 +429,6 @@ class KeeperService:
             f"block {self.block} | accounts {len(health)} | below maintenance {below} | "
             f"liquidations {self.totals['liquidations']} | errors {self.totals['errors']}"
         )
-
-
-def _discard() -> Any:
-    from web3.logs import DISCARD
-
-    return DISCARD
 
 
 def _one_line(err: BaseException) -> str:

@@ -88,6 +88,20 @@ class Store:
     def cursor(self, block: int) -> None:
         self.put("cursor", str(block))
 
+    @property
+    def anchor(self) -> tuple[int, str] | None:
+        """(block, hash) of the newest block the keeper will not re-read: if its hash changes, a
+        reorg went deeper than the re-read depth."""
+        value = self.get("anchor")
+        if value is None:
+            return None
+        block, block_hash = value.split(":", 1)
+        return int(block), block_hash
+
+    @anchor.setter
+    def anchor(self, value: tuple[int, str]) -> None:
+        self.put("anchor", f"{value[0]}:{value[1]}")
+
     # ------------------------------------------------------------------ accounts
     def touch(self, accounts: Iterable[tuple[AccountRef, int]]) -> None:
         """Record that each account changed at a block (added if new; due for a scan)."""
@@ -103,6 +117,10 @@ class Store:
     def accounts(self) -> list[AccountRef]:
         rows = self.db.execute("SELECT owner, sub_id FROM accounts ORDER BY first_block, rowid")
         return [AccountRef(o, int(s)) for o, s in rows]
+
+    def count(self) -> int:
+        """Accounts tracked."""
+        return int(self.db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
 
     def due(self, block: int) -> list[AccountRef]:
         """Accounts changed since their last scan or whose recheck is due at `block`."""

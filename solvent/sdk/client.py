@@ -256,13 +256,10 @@ class Solvent:
         sub_id: int = 0,
         to: str | None = None,
     ) -> Any:
-        s = self.sender(account)
-        return s.send(
-            self.margin_account.functions.borrow(
-                s.address, sub_id, self.asset(symbol).token, amount, to or s.address
-            ),
-            "borrow",
-        )
+        """Borrow `amount` units of `symbol` on (account, sub_id), sent to `to` (default: the
+        account); refused with the contract's error unless the account stays above initial
+        margin."""
+        return self._take_out("borrow", account, symbol, amount, sub_id, to)
 
     def withdraw(
         self,
@@ -272,12 +269,23 @@ class Solvent:
         sub_id: int = 0,
         to: str | None = None,
     ) -> Any:
+        """Withdraw `amount` units of collateral `symbol` from (account, sub_id) to `to`."""
+        return self._take_out("withdraw", account, symbol, amount, sub_id, to)
+
+    def _take_out(
+        self,
+        fn: str,
+        account: LocalAccount,
+        symbol: str,
+        amount: int,
+        sub_id: int,
+        to: str | None,
+    ) -> Any:
+        """borrow and withdraw: same arguments, tokens leave the MarginAccount, no approval."""
         s = self.sender(account)
+        call = getattr(self.margin_account.functions, fn)
         return s.send(
-            self.margin_account.functions.withdraw(
-                s.address, sub_id, self.asset(symbol).token, amount, to or s.address
-            ),
-            "withdraw",
+            call(s.address, sub_id, self.asset(symbol).token, amount, to or s.address), fn
         )
 
     def liquidate(
