@@ -33,6 +33,7 @@ from tests.utils.testnet import (
     WAD,
     AnvilNode,
     Fleet,
+    ape_data_folder,
     free_port,
     make_testnet_config,
     new_keys,
@@ -78,15 +79,16 @@ def testnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
             ),
         }
         config = make_testnet_config(tokens, tmp / "testnet.yaml")
-        keystores.append(write_keystore(DEPLOYER_ALIAS, dev_account(1), PASSPHRASE))
+        ape_data = ape_data_folder(tmp / "ape-data", block_time=1)
+        keystores.append(write_keystore(DEPLOYER_ALIAS, dev_account(1), PASSPHRASE, ape_data))
         keystores.append(write_keystore(KEEPER_ALIAS, dev_account(9), PASSPHRASE))
         out = tmp / "deployments" / "sepolia.json"
         started = time.monotonic()
         run = subprocess.run(
             [SOLVENT, "deploy", "--rpc", node.url, "--config", str(config), "--out", str(out),
              "--account", DEPLOYER_ALIAS, "--autosign"],
-            cwd=tmp, env={**os.environ, PASSPHRASE_ENV: PASSPHRASE}, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=600, check=False,
+            cwd=tmp, env={**os.environ, PASSPHRASE_ENV: PASSPHRASE, "APE_DATA_FOLDER": str(ape_data)},
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         client = Solvent.from_deployment(out, node.url)
