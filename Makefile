@@ -1,5 +1,6 @@
 # Solvent: every target installs what it needs first (idempotent; quick when already set up).
-#   make demo   set up, start a local Anvil chain, deploy, run the crash demo, print the report
+#   make demo   set up, replay the 2020-03-12 crash against 300 accounts, write reports/2020-03-12/
+#   make demo-quick   the scripted crash demo (deploy, crash ETH 40%, one keeper pass, print)
 #   make test   set up, compile, run the whole test suite on Anvil
 #   make gas    rewrite gas-snapshot.json from the fixed gas scenario
 #   make bench  write timing benchmarks to bench/results.json
@@ -29,10 +30,10 @@ STAMP_FOUNDRY := .foundry-bin/.linked
 # Stamp, not the executable itself: a symlink's timestamp is its target's.
 SOLC := $(SOLCX_BINARY_PATH)/.installed-$(SOLC_VERSION)
 
-.PHONY: help setup compile test demo gas bench lint lock clean
+.PHONY: help setup compile test demo demo-quick gas bench lint lock clean
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
 setup: $(STAMP_PY) $(STAMP_NODE) $(STAMP_FOUNDRY) $(SOLC)
 
@@ -73,6 +74,9 @@ test: compile
 	$(BIN)/ape test tests -p no:cacheprovider $(TEST_ARGS)
 
 demo: compile
+	$(BIN)/solvent simulate
+
+demo-quick: compile
 	$(BIN)/ape run demo
 
 gas: compile
@@ -81,6 +85,7 @@ gas: compile
 bench: compile
 	$(BIN)/ape run bench
 	$(BIN)/python scripts/bench_keeper.py
+	$(BIN)/python scripts/bench_simulate.py
 
 lint: setup
 	$(BIN)/ruff check solvent scripts tests

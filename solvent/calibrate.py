@@ -24,9 +24,7 @@ at the asset's median crash sigma). Floors are computed with the on-chain intege
 
 from __future__ import annotations
 
-import csv
 import math
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -42,6 +40,7 @@ from rich.table import Table
 
 from solvent.config import ConfigError, load_config
 from solvent.margin import WAD, YEAR, annualized_sigma, ewma_variance, vol_scale, volatility_floor
+from solvent.sim.prices import PriceFileError, asset_and_day, load_candles
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data" / "prices"
@@ -49,9 +48,6 @@ CONFIG = ROOT / "config" / "local.yaml"
 DAY = 86_400
 K_STEP = Decimal("0.05")
 SIGMA_QUANTUM = Decimal("0.0001")
-COLUMNS = ("timestamp_utc", "open", "high", "low", "close")
-ASSETS = {"eth": "WETH", "btc": "WBTC", "usdc": "USDC"}
-_NAME = re.compile(r"^(?P<base>[a-z]+)_[a-z]+_[a-z0-9-]+_(?P<day>\d{4}-\d{2}-\d{2})_")
 _FULL_WINDOW_DAYS = 6  # a full window spans at least first crash day - 3 .. last crash day + 3
 
 
@@ -130,85 +126,18 @@ class Proposal:
 # ============================================================================= loading
 
 
-def _asset_and_day(path: Path) -> tuple[str, date]:
-    m = _NAME.match(path.name)
-    if m is None:
-        raise CalibrationError(
-            f"{path.name}: file name is not <base>_<quote>_<source>_<YYYY-MM-DD>_<interval>.csv"
-        )
-    base = m.group("base")
-    if base not in ASSETS:
-        raise CalibrationError(
-            f"{path.name}: no listed asset for {base!r} (known: {', '.join(ASSETS)})"
-        )
-    return ASSETS[base], date.fromisoformat(m.group("day"))
-
-
-def _price(path: Path, row: int, column: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise CalibrationError(
-            f"{path.name}: row {row}, column {column}: {text!r} is not a positive price"
-        )
-    return value
-
-
 def load_window(path: Path | str) -> PriceWindow:
-    """Read one price file. Rows are counted as file lines (the header is row 1). Empty
-    open/high/low fall back to close; only closes are kept."""
+    """Read one price file (solvent.sim.prices.load_candles: rows are counted as file lines, the
+    header is row 1, empty open/high/low fall back to close); only closes are kept."""
     path = Path(path)
-    asset, named_day = _asset_and_day(path)
-    times: list[int] = []
-    closes: list[float] = []
     try:
-        with path.open(newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None or tuple(h.strip() for h in header) != COLUMNS:
-                raise CalibrationError(
-                    f"{path.name}: row 1, column header: expected {','.join(COLUMNS)}, got "
-                    f"{','.join(header or [])!r}"
-                )
-            for fields in reader:
-                row = reader.line_num
-                if not fields:
-                    continue
-                if len(fields) != len(COLUMNS):
-                    column = COLUMNS[min(len(fields), len(COLUMNS) - 1)]
-                    raise CalibrationError(
-                        f"{path.name}: row {row}, column {column}: {len(fields)} fields, expected "
-                        f"{len(COLUMNS)}"
-                    )
-                stamp = fields[0].strip()
-                try:
-                    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-                except ValueError:
-                    raise CalibrationError(
-                        f"{path.name}: row {row}, column timestamp_utc: {stamp!r} is not "
-                        f"YYYY-MM-DDTHH:MM:SSZ"
-                    ) from None
-                t = int(moment.timestamp())
-                if times and t <= times[-1]:
-                    raise CalibrationError(
-                        f"{path.name}: row {row}, column timestamp_utc: {stamp} is not after the "
-                        f"previous row"
-                    )
-                close = _price(path, row, "close", fields[4].strip())
-                for column, text in zip(COLUMNS[1:4], fields[1:4], strict=True):
-                    if text.strip():
-                        _price(path, row, column, text.strip())
-                times.append(t)
-                closes.append(close)
-    except OSError as err:
-        raise CalibrationError(f"{path}: cannot read ({err.strerror})") from None
-    except (csv.Error, UnicodeDecodeError) as err:
-        raise CalibrationError(f"{path.name}: not a CSV file ({err})") from None
-    if len(times) < 2:
-        raise CalibrationError(f"{path.name}: row {len(times) + 1}: fewer than 2 price rows")
-    return PriceWindow(path, asset, named_day, tuple(times), tuple(closes))
+        asset, named_day = asset_and_day(path)
+        candles = load_candles(path)
+    except PriceFileError as err:
+        raise CalibrationError(str(err)) from None
+    return PriceWindow(
+        path, asset, named_day, candles.times, tuple(float(c) for c in candles.close)
+    )
 
 
 # ============================================================================= volatility
