@@ -243,3 +243,26 @@ def test_overrides__static_and_scaled__written_into_the_deployed_config(tmp_path
     weth = next(a for a in data["assets"] if a["symbol"] == "WETH")
     assert (weth["imf"], weth["mmf"], weth["price"]) == ("0.18", "0.09", "183.5")
     assert "dynamic_margin" not in data and data["liquidation"]["target_health"] == "1.1"
+
+
+@pytest.mark.parametrize("scale", ["0.5", "0.75", "1", "2"])
+def test_overrides__scaled_margins__discount_caps_fitted_so_the_config_validates(tmp_path, scale):
+    """Lower margins lower the contracts' discount bound; the written config always loads (the
+    validator mirrors MarginAdmin._checkDiscountBounds) and keeps each cap when it still fits."""
+    import yaml
+
+    from solvent.config import load_config
+    from solvent.sim.replay import write_config
+
+    out = write_config(
+        ROOT / "config" / "local.yaml", Overrides(margin_scale=Decimal(scale)), tmp_path / "c.yaml"
+    )
+    load_config(out)  # raises ConfigError on any bound the contracts would refuse
+    base = {
+        a["symbol"]: a
+        for a in yaml.safe_load((ROOT / "config" / "local.yaml").read_text())["assets"]
+    }
+    for a in yaml.safe_load(out.read_text())["assets"]:
+        assert Decimal(a["min_discount"]) <= Decimal(a["max_discount"])
+        if Decimal(scale) >= 1:
+            assert a["max_discount"] == base[a["symbol"]]["max_discount"]  # untouched

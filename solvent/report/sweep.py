@@ -17,7 +17,8 @@ def plot_sweep(results: list[dict[str, Any]], path: Path) -> Path:
     """One panel per window: bad debt (share of deposits) against the margin accounts posted
     when they opened (lower = more leverage); dynamic and static margin in two colours, marker
     size by liquidations, each point labelled with its margin scale."""
-    windows = sorted({r["window"] for r in results})
+    results = [r for r in results if "error" not in r]
+    windows = sorted({r["window"] for r in results}) or ["(no run)"]
     fig, axes = plt.subplots(1, len(windows), figsize=(6 * len(windows), 4.5), squeeze=False)
     for ax, window in zip(axes[0], windows, strict=True):
         for dynamic, (marker, color, label) in MARKERS.items():
@@ -51,17 +52,15 @@ def findings(results: list[dict[str, Any]]) -> list[str]:
     scale (the same margin posted at opening, to the accounts' sizing): what bad debt did."""
     out = []
     key = ("window", "margin_scale", "discount_scale", "target_health")
-    by = {}
-    for r in results:
+    by: dict[tuple, dict[bool, dict[str, Any]]] = {}
+    for r in (r for r in results if "error" not in r):
         by.setdefault(tuple(r[k] for k in key), {})[r["dynamic"]] = r
     for k, pair in sorted(by.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         if True not in pair or False not in pair:
             continue
         dyn, sta = pair[True], pair[False]
-        verb = (
-            "cut" if dyn["bad_debt_usd"] < sta["bad_debt_usd"]
-            else "did not change" if dyn["bad_debt_usd"] == sta["bad_debt_usd"] else "raised"
-        )  # fmt: skip
+        change = dyn["bad_debt_usd"] - sta["bad_debt_usd"]
+        verb = "did not change" if abs(change) < 1 else "cut" if change < 0 else "raised"
         out.append(
             f"{k[0]}, margin x{k[1]}: the volatility floor {verb} bad debt "
             f"(${sta['bad_debt_usd']:,.0f} static -> ${dyn['bad_debt_usd']:,.0f} with the floor; "
@@ -80,6 +79,9 @@ def sweep_table(results: list[dict[str, Any]]) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in sorted(results, key=lambda r: (r["window"], r["label"])):
+        if "error" in r:
+            lines.append(f"| {r['window']} | {r['label']} | failed: {r['error']} |" + " |" * 7)
+            continue
         lev = "-" if r["max_leverage"] is None else f"{r['max_leverage']:.2f}x"
         lines.append(
             f"| {r['window']} | {r['label']} | {lev} | {r['opening_margin']:.2%} | "

@@ -154,6 +154,7 @@ def write_config(
         for key in ("imf", "mmf"):
             a[key] = _scaled(a[key], overrides.margin_scale)
         a["max_discount"] = _scaled(a["max_discount"], overrides.discount_scale)
+    _fit_discounts(data["assets"])
     if not overrides.dynamic:
         data.pop("dynamic_margin", None)
     if overrides.target_health is not None:
@@ -161,6 +162,23 @@ def write_config(
     data.pop("governance", None)  # the replay changes nothing after deployment
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
+
+
+def _fit_discounts(assets: list[dict[str, Any]]) -> None:
+    """Lower margins also lower the contracts' cap on each asset's discount: max_discount <
+    (mmf + lowest mmf) / (1 + lowest mmf) (MarginAdmin._checkDiscountBounds). A discount cap the
+    scaled margins no longer allow is lowered to the largest whole basis point below that bound
+    (and min_discount with it), so every grid point deploys; the config written says what ran."""
+    bp = Decimal("0.0001")
+    lowest = min(Decimal(str(a["mmf"])) for a in assets)
+    for a in assets:
+        bound = (Decimal(str(a["mmf"])) + lowest) / (1 + lowest)
+        cap = Decimal(str(a["max_discount"]))
+        if cap >= bound:
+            cap = ((bound - Decimal("1e-9")) / bp).to_integral_value(rounding="ROUND_FLOOR") * bp
+            a["max_discount"] = str(cap.normalize())
+        if Decimal(str(a["min_discount"])) > cap:
+            a["min_discount"] = str(cap.normalize())
 
 
 def _scaled(value: Any, scale: Decimal) -> str:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from solvent.sim.replay import Overrides, Replay, SimSettings
+from solvent.sim.replay import Overrides, Replay, SimError, SimSettings
 
 WAD = 10**18
 
@@ -51,15 +51,20 @@ def grid(
 
 
 def run_point(point: Point) -> dict[str, Any]:
-    """Replay one point in a scratch folder; returns its summary (picklable, JSON-ready)."""
+    """Replay one point in a scratch folder; returns its summary (picklable, JSON-ready). A point
+    that cannot run (a setting the contracts refuse) is returned with its one-line error."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="solvent-sweep-") as tmp:
-        metrics = Replay(point.settings, Path(tmp)).run()
+    o = point.settings.overrides
+    try:
+        with tempfile.TemporaryDirectory(prefix="solvent-sweep-") as tmp:
+            metrics = Replay(point.settings, Path(tmp)).run()
+    except SimError as err:
+        return {"window": point.window, "label": o.label(), "error": str(err),
+                "dynamic": o.dynamic, "margin_scale": str(o.margin_scale)}  # fmt: skip
     totals = metrics.totals()
     first = metrics.steps[0] if metrics.steps else None
     imf_w = first.imf.get("WETH", 0) if first else 0
     imf_u = first.imf.get("USDC", 0) if first else 0
-    o = point.settings.overrides
     return {
         "window": point.window,
         "margin_scale": str(o.margin_scale),
