@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from ape import chain
+from web3.exceptions import TransactionNotFound
 
 from solvent.apebridge import local_signer, sdk_client
 from solvent.keeper import AccountRef, Keeper
@@ -133,15 +134,26 @@ def test_keeper_service__killed_at_random_points_and_restarted__journal_complete
     for _life in range(20):
         store = Store(db, **ident)
         service = KeeperService(client, signer, store, settings)
-        journal = service.keeper.sender.on_sent
+        sender = service.keeper.sender
+        journal, broadcast = sender.on_sent, sender.broadcast
         assert journal is not None
+        dead: list[str] = []
 
-        def die_sometimes(signed: Any, journal: Any = journal) -> None:
+        def die_sometimes(signed: Any, journal: Any = journal, dead: list = dead) -> None:
+            if dead:  # a dead process signs and sends nothing more (no clean-up either)
+                raise Killed("already dead")
             journal(signed)
             if rng.random() < 0.4:
+                dead.append(signed.kind)
                 raise Killed(signed.kind)
 
-        service.keeper.sender.on_sent = die_sometimes
+        def send_unless_dead(signed: Any, broadcast: Any = broadcast, dead: list = dead) -> None:
+            if dead:
+                raise Killed("already dead")
+            broadcast(signed)
+
+        sender.on_sent = die_sometimes
+        sender.broadcast = send_unless_dead  # type: ignore[method-assign]
         try:
             service.run_forever(max_steps=2, install_signals=False)
         except Killed:
@@ -161,7 +173,10 @@ def test_keeper_service__killed_at_random_points_and_restarted__journal_complete
     sent = int(client.web3.eth.get_transaction_count(keeper.address)) - nonce0
     landed = [tx for tx in store.txs() if tx.status in (MINED, REVERTED)]
     assert len(landed) == sent  # every transaction of the key is journaled and settled
-    assert len({tx.nonce for tx in landed}) == len(landed)
+    for tx in store.txs():  # a transaction called dropped was never mined
+        if tx.status not in (MINED, REVERTED):
+            with pytest.raises(TransactionNotFound):
+                client.web3.eth.get_transaction_receipt(tx.hash)
     events = liquidations(system, start)
     mined = {tx.hash.lower() for tx in landed if tx.status == MINED}
     assert {(e.owner, int(e.subId)) for e in events} == {(r.owner, r.sub_id) for r in refs}
@@ -170,37 +185,47 @@ def test_keeper_service__killed_at_random_points_and_restarted__journal_complete
     store.close()
 
 
-# ====================================================================== a deep reorg
-def test_keeper_service__reorg_deeper_than_the_reread_depth__rereads_and_finds_the_account(
-    system, act, usdc, weth, lender, trader, trader2, keeper
+# ====================================================================== reorgs
+REORG_DEPTH = 3
+
+
+@pytest.mark.parametrize(
+    ("fork_back", "deep"),
+    [(REORG_DEPTH, False), (REORG_DEPTH + 1, True), (REORG_DEPTH + 5, True)],
+    ids=["exactly_the_reread_depth", "one_block_deeper", "much_deeper"],
+)
+def test_keeper_service__reorg__account_of_the_new_branch_found_deep_ones_detected(
+    fork_back, deep, system, act, usdc, weth, lender, trader, trader2, keeper
 ):
-    """The keeper follows to block H+8 with a re-read depth of 3; the chain reorganizes from H,
-    and an account opened at H+1..H+2 in the new branch lies below anything a normal step
-    re-reads (H+6 on). The anchor block's changed hash sends the keeper back to the deployment
-    block: the account is found, and liquidated after a crash."""
+    """The keeper follows to block F + fork_back with a re-read depth of 3; the chain then
+    reorganizes from block F, and an account opens in the new branch at F + 1 onwards. A reorg
+    of at most the depth is covered by the normal re-read (no alarm); a deeper one changes the
+    anchor block's hash and sends the keeper back to the deployment block. Either way the
+    account is found, and liquidated after a crash; a deep reorg is counted once."""
     refs = open_longs(act, usdc, weth, lender, [trader], subs=1)
     client, signer = sdk_client(system), local_signer(keeper)
     ident = {"chain_id": client.info.chain_id, "margin_account": client.info.margin_account}
     store = Store(":memory:", **ident)
-    service = KeeperService(client, signer, store, KeeperSettings(reorg_depth=3))
+    service = KeeperService(client, signer, store, KeeperSettings(reorg_depth=REORG_DEPTH))
     act.mint(usdc, keeper, "1000000")
     service.step()
     assert store.accounts() == refs
     fork = chain.snapshot()
-    chain.mine(8)
+    chain.mine(fork_back)
     service.step()
-    chain.restore(fork)  # the branch the keeper followed is gone
+    assert store.cursor == chain.blocks.height
+    chain.restore(fork)  # the blocks after F are gone
     act.deposit(weth, trader2, "10")
     act.borrow(usdc, trader2, "24000")
-    chain.mine(10)
+    chain.mine(2)
     newcomer = AccountRef(trader2.address, 0)
 
     service.step()
 
-    assert service.totals["deep_reorgs"] == 1
+    assert service.totals["deep_reorgs"] == int(deep)
     assert newcomer in store.accounts()
     act.set_price(weth, "2600")
     service.step()
     assert liquidatable(system, [*refs, newcomer]) == []
     service.step()
-    assert service.totals["deep_reorgs"] == 1  # once: the new anchor holds
+    assert service.totals["deep_reorgs"] == int(deep)  # once: the new anchor holds

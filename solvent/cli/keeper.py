@@ -142,6 +142,19 @@ def keeper(
     if mint_mocks and not client.info.mocks:
         raise click.UsageError("--mint-mocks needs a deployment with mock tokens (mocks: true)")
     flash = _flash_route(flash_contract, pool_fee)
+    if (
+        flash is not None
+        and (settings_min := _min_profit(min_profit)) is not None
+        and settings_min < 0
+    ):
+        raise click.ClickException(
+            "--flash cannot take a loss (the swap must repay the debt): give --min-profit >= 0; "
+            "a keeper that writes off insolvent accounts at a loss needs inventory"
+        )
+    if flash is not None and min_profit == "any":
+        raise click.ClickException(
+            "--flash with --min-profit any: the swap must repay the debt; give --min-profit >= 0"
+        )
     try:
         store = Store(
             db or deployment_path.with_suffix(".keeper.sqlite"),

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from solvent.cli.env import project_root, resolve
-from solvent.sim.prices import WINDOWS, PriceFileError, preset_files
+from solvent.sim.prices import WINDOWS, PriceFileError, align, preset_files
 
 
 def _decimal(value: str, name: str) -> Decimal:
@@ -66,10 +66,9 @@ def _keepers(text: str, gas_gwei: Decimal, backstop: int | None) -> tuple:
 @click.option(
     "--backstop",
     type=int,
-    default=900,
-    show_default=True,
+    default=None,
     help="Delay of a protocol backstop keeper that also takes loss-making liquidations "
-    "(negative: none).",
+    "(negative: none)  [default: 600 s, or half the time between rounds if shorter]",
 )
 @click.option("--gas-gwei", default="20", show_default=True, help="Gas price keepers pay.")
 @click.option("--pool-depth", type=int, default=50_000_000, show_default=True, help="USD per pool.")
@@ -98,7 +97,7 @@ def simulate(
     hours: float | None,
     intrabar: bool,
     keeper_delays: str,
-    backstop: int,
+    backstop: int | None,
     gas_gwei: str,
     pool_depth: int,
     impact: str,
@@ -121,6 +120,13 @@ def simulate(
         preset = WINDOWS[window]
         start = start or preset.start
         hours = hours if hours is not None else preset.hours
+    if backstop is None:
+        try:
+            window_ = align(paths, hours=hours, start=start)
+        except PriceFileError as err:
+            raise click.ClickException(str(err)) from None
+        spacing = window_.interval // 4 if intrabar else window_.interval
+        backstop = min(600, spacing // 2)
     settings = SimSettings(
         files=paths,
         accounts=accounts,

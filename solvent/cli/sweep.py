@@ -112,6 +112,9 @@ def sweep(
 
         def done(result: dict) -> None:
             bar.advance(task)
+            if "error" in result:
+                console.print(f"  {result['window']} {result['label']}: failed: {result['error']}")
+                return
             console.print(
                 f"  {result['window']} {result['label']}: bad debt ${result['bad_debt_usd']:,.0f}, "
                 f"{result['liquidations']} liquidations ({result['seconds']} s)"

@@ -63,6 +63,7 @@ LENS_WORKERS = 4  # concurrent lens calls
 SLACK_BPS = 10  # approval headroom over what the lens says will be pulled (0.1%)
 # Gas the keeper plans with before it has an estimate (measured: gas-snapshot.json).
 LIQUIDATE_GAS = 260_000
+FEE_PIPS = 1_000_000  # pool fees are in millionths
 FLASH_LIQUIDATE_GAS = 280_000  # liquidate + callback + one pool swap (measured 270,105)
 BATCH_BASE_GAS = 90_000
 BATCH_ACCOUNT_GAS = 70_000
@@ -313,9 +314,21 @@ class Keeper:
         self.check_flash()
         pair = c.pair
         debt, collateral = self.info.asset(pair.debt_asset), self.info.asset(pair.collateral_asset)
-        # What the swap must leave, in debt units: the configured minimum after gas, plus gas.
+        # What the swap must leave, in debt units: the configured minimum after gas, plus gas;
+        # and at least the collateral's oracle value less the pool fee and the slippage bound
+        # (so a sandwich cannot take the discount: the swap reverts instead).
         floor = 0 if self.min_profit is None else max(0, self.min_profit + gas_value)
         min_profit = -(-floor * debt.scale // prices[debt.symbol]) if floor else 0
+        fair = value_down(pair.seize, prices[collateral.symbol], collateral.scale)
+        fair_units = fair * debt.scale // prices[debt.symbol]
+        expected = (
+            fair_units
+            * (FEE_PIPS - self.flash.pool_fee)
+            // FEE_PIPS
+            * (10_000 - self.flash.max_slippage_bps)
+            // 10_000
+        )
+        min_profit = max(min_profit, expected - pair.owed)
         deadline = int(self.web3.eth.get_block("latest")["timestamp"]) + self.flash.deadline_s
         self.log(
             f"keeper: flash-liquidating {c.account}: seize {_tokens(pair.seize, collateral)}, "

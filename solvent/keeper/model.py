@@ -70,13 +70,21 @@ class FlashRoute:
 
     contract: str  # FlashLiquidator address
     pool_fee: int = 500  # pool fee tier, pips (500 = 0.05%)
-    deadline_s: int = 120  # seconds a signed liquidation stays valid
+    #: Seconds a signed liquidation stays valid: longer than the keeper's receipt wait, so a
+    #: transaction still pending after it is not re-sent with an expired deadline.
+    deadline_s: int = 600
+    #: The swap must pay at least the seized collateral's oracle value in debt tokens, less the
+    #: pool fee and this much (bps): a sandwich around the keeper's transaction can take at most
+    #: that, not the whole liquidation discount.
+    max_slippage_bps: int = 100
 
     def __post_init__(self) -> None:
         if not 0 < self.pool_fee < 10**6:
             raise ValueError(f"pool fee {self.pool_fee} pips is outside (0, 1,000,000)")
         if self.deadline_s <= 0:
             raise ValueError("deadline must be positive seconds")
+        if not 0 <= self.max_slippage_bps < 10_000:
+            raise ValueError(f"max slippage {self.max_slippage_bps} bps is outside [0, 10,000)")
 
 
 @dataclass(frozen=True)

@@ -236,12 +236,14 @@ class KeeperService:
         )
         if start > head:
             return
+        # The new anchor's hash is read before the events, so a reorg while they are read
+        # changes it and is caught at the next step; cursor and anchor are written together.
+        anchor = max(self.client.info.deploy_block, head - self.settings.reorg_depth)
+        anchor_hash = self._block_hash(anchor)
         touched = [(e.account, e.block) for e in read_events(self.client, start, head)]
         before = self.store.count()
         self.store.touch(touched)
-        self.store.cursor = head
-        anchor = max(self.client.info.deploy_block, head - self.settings.reorg_depth)
-        self.store.anchor = (anchor, self._block_hash(anchor))
+        self.store.advance(head, (anchor, anchor_hash))
         new = self.store.count() - before
         if new:
             self._info(f"{new} new account(s); tracking {before + new}")

@@ -88,6 +88,13 @@ class Store:
     def cursor(self, block: int) -> None:
         self.put("cursor", str(block))
 
+    def advance(self, cursor: int, anchor: tuple[int, str]) -> None:
+        """Set the cursor and the anchor in one statement (both or neither)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?), ('anchor', ?)",
+            (str(cursor), f"{anchor[0]}:{anchor[1]}"),
+        )
+
     @property
     def anchor(self) -> tuple[int, str] | None:
         """(block, hash) of the newest block the keeper will not re-read: if its hash changes, a

@@ -65,6 +65,8 @@ class StepRecord:
     imf: dict[str, int]
     sigma: dict[str, int]  # VolatilityOracle sigma, WAD (empty without dynamic margin)
     health: list[int] = field(default_factory=list)  # WAD, every account with debt (capped at 10)
+    late_s: int = 0  # data seconds the round reached the chain after its time (earlier rounds'
+    # transactions, one per one-second block, ran past it)
 
 
 @dataclass
@@ -102,6 +104,7 @@ class SimMetrics:
             "keeper_profit_usd": sum(r.profit_usd - r.gas_usd for r in self.liquidations),
             "gas_used": sum(s.gas_used for s in self.steps),
             "max_gas_per_step": max((s.gas_used for s in self.steps), default=0),
+            "max_round_late_s": max((s.late_s for s in self.steps), default=0),
             "latency_s_median": lat[len(lat) // 2] if lat else None,
             "latency_s_max": lat[-1] if lat else None,
             "mean_discount": (

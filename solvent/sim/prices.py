@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from itertools import pairwise
 from pathlib import Path
 
 COLUMNS = ("timestamp_utc", "open", "high", "low", "close")
@@ -47,7 +48,7 @@ class Candles:
     @property
     def interval(self) -> int:
         """The most common spacing between candles, seconds."""
-        gaps = [b - a for a, b in zip(self.times, self.times[1:], strict=False)]
+        gaps = [b - a for a, b in pairwise(self.times)]
         return max(set(gaps), key=gaps.count)
 
 
@@ -217,7 +218,8 @@ def align(
         names = ", ".join(c.path.name for c in loaded.values())
         raise PriceFileError(f"{names}: fewer than 2 common timestamps to replay")
     cut = {s: _cut(c, common) for s, c in loaded.items()}
-    interval = min(c.interval for c in loaded.values())
+    gaps = [b - a for a, b in pairwise(common)]
+    interval = max(set(gaps), key=gaps.count)  # of the rounds replayed, not of the files
     label = name or next(iter(loaded.values())).name.split("_")[3]
     return Window(label, tuple(common), interval, cut, {s: c.path.name for s, c in loaded.items()})
 

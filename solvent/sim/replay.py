@@ -30,7 +30,8 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from solvent.sim.prices import Round, Window, align, feed_answer, rounds
 MAX_UINT = 2**256 - 1
 GWEI = 10**9
 POOL_FEE = 3_000  # pips: the 0.3% tier
-OPEN_LEAD_S = 600  # the accounts open this long before the first round
+BP = Decimal("0.0001")
 CHAIN_START = 2_000_000_000  # chain time of the deployment (2033-05-18), whatever the wall clock
 HEALTH_CAP = 10 * WAD  # healths above this are recorded as this (distribution plots)
 STABLE = "USDC"
@@ -108,7 +109,7 @@ class SimSettings:
     keepers: tuple[KeeperSpec, ...] = (
         KeeperSpec(12),
         KeeperSpec(120),
-        KeeperSpec(900, inventory="mint", min_profit_usd=None),
+        KeeperSpec(600, inventory="mint", min_profit_usd=None),
     )
     insurance_bps: int = 10  # each vault's insurance fund at the start, bps of its deposits
     pool_depth_usd: int = 50_000_000  # each pool, both sides together
@@ -151,9 +152,12 @@ def write_config(
     for a in data["assets"]:
         if opening and a["symbol"] in opening:
             a["price"] = str(opening[a["symbol"]])
-        for key in ("imf", "mmf"):
-            a[key] = _scaled(a[key], overrides.margin_scale)
-        a["max_discount"] = _scaled(a["max_discount"], overrides.discount_scale)
+        imf = _bps(Decimal(str(a["imf"])) * overrides.margin_scale)
+        mmf = min(_bps(Decimal(str(a["mmf"])) * overrides.margin_scale), imf - BP)
+        a["imf"], a["mmf"] = str(imf.normalize()), str(mmf.normalize())
+        a["max_discount"] = str(
+            _bps(Decimal(str(a["max_discount"])) * overrides.discount_scale).normalize()
+        )
     _fit_discounts(data["assets"])
     if not overrides.dynamic:
         data.pop("dynamic_margin", None)
@@ -169,7 +173,7 @@ def _fit_discounts(assets: list[dict[str, Any]]) -> None:
     (mmf + lowest mmf) / (1 + lowest mmf) (MarginAdmin._checkDiscountBounds). A discount cap the
     scaled margins no longer allow is lowered to the largest whole basis point below that bound
     (and min_discount with it), so every grid point deploys; the config written says what ran."""
-    bp = Decimal("0.0001")
+    bp = BP
     lowest = min(Decimal(str(a["mmf"])) for a in assets)
     for a in assets:
         bound = (Decimal(str(a["mmf"])) + lowest) / (1 + lowest)
@@ -181,8 +185,9 @@ def _fit_discounts(assets: list[dict[str, Any]]) -> None:
             a["min_discount"] = str(cap.normalize())
 
 
-def _scaled(value: Any, scale: Decimal) -> str:
-    return str((Decimal(str(value)) * scale).normalize())
+def _bps(value: Decimal) -> Decimal:
+    """Whole basis points, as the contracts require of every factor (at least 1 bp)."""
+    return max(BP, (value / BP).to_integral_value(rounding=ROUND_HALF_EVEN) * BP)
 
 
 def deploy(rpc: str, config: Path, out: Path) -> Solvent:
@@ -228,6 +233,16 @@ class Replay:
         if len(settings.keepers) < 1:
             raise SimError("a replay needs at least one keeper")
         self.impact_factor = {s: Decimal(1) for s in self.volatile}
+        spacing = min(
+            (b.offset - a.offset for a, b in pairwise(self.rounds)),
+            default=self.window.interval,
+        )
+        slowest = max(k.delay_s for k in settings.keepers)
+        if slowest >= spacing:
+            raise SimError(
+                f"keeper delay {slowest}s is not below the {spacing}s between rounds; give "
+                "shorter delays (--keepers, --backstop)"
+            )
 
     # ------------------------------------------------------------------ set-up
     def run(self) -> SimMetrics:
@@ -257,6 +272,8 @@ class Replay:
                 accounts=self.s.accounts,
             )
             self._setup()
+            # The rounds start once everything is open, however many blocks that took.
+            self.rounds_base = int(self.client.web3.eth.get_block("latest")["timestamp"]) + 60
             timings["setup_s"] = time.perf_counter() - mark
             mark = time.perf_counter()
             for i, rnd in enumerate(self.rounds):
@@ -434,7 +451,7 @@ class Replay:
     # ------------------------------------------------------------------ one round
     def _step(self, i: int, rnd: Round) -> None:
         c = self.client
-        at = self.base + OPEN_LEAD_S + rnd.offset
+        at = self.rounds_base + rnd.offset
         self._set_time(at)
         published = {s: p * self.impact_factor.get(s, Decimal(1)) for s, p in rnd.prices.items()}
         self._publish(published)
@@ -443,6 +460,8 @@ class Replay:
         refs = [a.ref for a in self.accounts]
         lenses = self.observer.lens(refs)
         block = int(c.web3.eth.block_number)
+        late = self._data_time(int(c.web3.eth.get_block(block)["timestamp"])) - rnd.time
+        self._round = (rnd.time, block)
         liquidatable = 0
         healths = []
         for a in self.accounts:
@@ -462,16 +481,17 @@ class Replay:
         blocks_before = int(c.web3.eth.block_number)
         sold: dict[str, int] = {}
         order = sorted(range(len(self.keepers)), key=lambda k: self.s.keepers[k].delay_s)
-        if liquidatable:
-            for k in order:
-                self._set_time(at + self.s.keepers[k].delay_s)
-                mark = time.perf_counter()
-                report = self.keepers[k].run_pass(refs)
-                self._keeper_s += time.perf_counter() - mark
-                gas += sum(tx.gas_used for tx in report.transactions)
-                settled += len(report.liquidations)
-                self._record(i, k, report, prices, sold)
-        after = self.observer.lens(refs) if settled else lenses
+        sent = 0
+        for k in order:  # every round: a ramp or interest can cross maintenance between reads
+            self._set_time(at + self.s.keepers[k].delay_s)
+            mark = time.perf_counter()
+            report = self.keepers[k].run_pass(refs)
+            self._keeper_s += time.perf_counter() - mark
+            gas += sum(tx.gas_used for tx in report.transactions)
+            sent += len(report.transactions)
+            settled += len(report.liquidations)
+            self._record(i, k, report, prices, sold)
+        after = self.observer.lens(refs) if sent else lenses
         remaining = sum(1 for lens in after.values() if lens.liquidatable)
         for a in self.accounts:
             lens = after.get(a.ref)
@@ -500,6 +520,7 @@ class Replay:
                 },
                 **self._factors(),
                 health=sorted(healths),
+                late_s=max(0, late),
             )
         )
 
@@ -510,6 +531,9 @@ class Replay:
         spec = self.s.keepers[k]
         eth = prices.get("WETH", 0)
         times: dict[str, tuple[int, int]] = {}
+        per_tx: dict[str, int] = {}
+        for liq in report.liquidations:
+            per_tx[liq.tx_hash] = per_tx.get(liq.tx_hash, 0) + 1
         for liq in report.liquidations:
             if liq.tx_hash not in times:
                 receipt = c.web3.eth.get_transaction_receipt(liq.tx_hash)
@@ -518,12 +542,15 @@ class Replay:
                 times[liq.tx_hash] = (bn, self._data_time(ts))
             bn, t = times[liq.tx_hash]
             account = next(a for a in self.accounts if a.ref == liq.account)
-            since_t, since_b = account.since or (t, bn)
-            share = liq.gas_used // max(1, liq.batch_size)
+            # Not seen below maintenance by the round's read (a ramp or interest crossed it
+            # since): counted from the round.
+            since_t, since_b = account.since or self._round
+            share = liq.gas_used // per_tx[liq.tx_hash]  # the liquidations it really settled
             coll = c.asset(liq.collateral_asset)
-            sold[liq.collateral_asset] = sold.get(liq.collateral_asset, 0) + value_down(
-                liq.seized, prices[liq.collateral_asset], coll.scale
-            )
+            if spec.inventory == "flash":  # sold into the pool (the backstop keeps it)
+                sold[liq.collateral_asset] = sold.get(liq.collateral_asset, 0) + value_down(
+                    liq.seized, prices[liq.collateral_asset], coll.scale
+                )
             self.metrics.liquidations.append(
                 LiquidationRecord(
                     step=step,
@@ -581,7 +608,7 @@ class Replay:
 
     # ------------------------------------------------------------------ chain helpers
     def _data_time(self, chain_ts: int) -> int:
-        return self.t0 - OPEN_LEAD_S + (chain_ts - self.base)
+        return self.t0 + (chain_ts - self.rounds_base)
 
     def _set_time(self, at: int) -> None:
         latest = int(self.client.web3.eth.get_block("latest")["timestamp"])

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from solvent.sim.replay import Overrides, Replay, SimError, SimSettings
+from solvent.sim.replay import Overrides, Replay, SimSettings
 
 WAD = 10**18
 
@@ -58,9 +58,11 @@ def run_point(point: Point) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="solvent-sweep-") as tmp:
             metrics = Replay(point.settings, Path(tmp)).run()
-    except SimError as err:
-        return {"window": point.window, "label": o.label(), "error": str(err),
-                "dynamic": o.dynamic, "margin_scale": str(o.margin_scale)}  # fmt: skip
+    except Exception as err:  # a refused setting, a failed node: recorded, the sweep goes on
+        text = str(err).strip().splitlines()
+        return {"window": point.window, "label": o.label(), "dynamic": o.dynamic,
+                "margin_scale": str(o.margin_scale),
+                "error": f"{type(err).__name__}: {text[0] if text else ''}"[:500]}  # fmt: skip
     totals = metrics.totals()
     first = metrics.steps[0] if metrics.steps else None
     imf_w = first.imf.get("WETH", 0) if first else 0
