@@ -151,13 +151,16 @@ class Fleet:
     def flush(self) -> None:
         """Send every queued transaction, in order, in batches."""
         while self._unsent:
-            chunk, self._unsent = self._unsent[: self.BATCH], self._unsent[self.BATCH :]
+            chunk = self._unsent[: self.BATCH]
             answers = self.web3.provider.make_batch_request(
                 [("eth_sendRawTransaction", [raw]) for raw in chunk]
             )
+            if not isinstance(answers, list):  # one error object for the whole batch
+                raise RuntimeError(f"node refused the batch: {answers.get('error')}")
             for answer in answers:
                 if answer.get("error"):
                     raise RuntimeError(f"node refused a transaction: {answer['error']}")
+            self._unsent = self._unsent[len(chunk) :]  # only once the node took them
 
     def deploy(self, signer: LocalAccount, name: str, *args: Any) -> str:
         art = artifact(name)

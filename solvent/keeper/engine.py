@@ -341,7 +341,7 @@ class Keeper:
             debt.token,
             collateral.token,
             MAX_UINT256,
-            pair.seize - pair.seize * self.slack_bps // 10_000,
+            self._min_seized(pair),
             self.flash.pool_fee,
             min_profit,
             deadline,
@@ -530,8 +530,7 @@ class Keeper:
             debt.token,
             collateral.token,
             MAX_UINT256,
-            # The lens priced the pending block; a block later the seize can differ by interest.
-            pair.seize - pair.seize * self.slack_bps // 10_000,
+            self._min_seized(pair),
             b"",
         )
         receipt = self.sender.send(fn, "liquidate")
@@ -645,6 +644,11 @@ class Keeper:
                 )
             )
             self.log(f"keeper: {account} bad debt written off: {_tokens(int(a['amount']), asset)}")
+
+    def _min_seized(self, pair: Any) -> int:
+        """The lens priced the pending block; a block later the seize can differ by interest:
+        accept the lens's seize less the slack, no less."""
+        return pair.seize - pair.seize * self.slack_bps // 10_000
 
     def _with_slack(self, amount: int) -> int:
         return amount + amount * self.slack_bps // 10_000 + 1

@@ -44,6 +44,7 @@ from solvent.keeper.engine import mint_funder
 from solvent.margin import MarginCurve
 from solvent.risk import WAD, value_down
 from solvent.sdk import Solvent, dev_account
+from solvent.sdk.abi import load_abi
 from solvent.sim.metrics import BadDebtRecord, LiquidationRecord, SimMetrics, StepRecord
 from solvent.sim.population import AccountPlan, plan_accounts
 from solvent.sim.prices import Round, Window, align, feed_answer, rounds
@@ -52,6 +53,9 @@ MAX_UINT = 2**256 - 1
 GWEI = 10**9
 POOL_FEE = 3_000  # pips: the 0.3% tier
 BP = Decimal("0.0001")
+LEAD_S = 60  # seconds between the last set-up block and the opening prices / the first round
+OWNER_GAS_WEI = 100 * 10**18  # ETH each account owner gets for gas
+KEEPER_GAS_WEI = 1_000 * 10**18  # ETH a keeper beyond anvil's funded keys gets for gas
 CHAIN_START = 2_000_000_000  # chain time of the deployment (2033-05-18), whatever the wall clock
 HEALTH_CAP = 10 * WAD  # healths above this are recorded as this (distribution plots)
 STABLE = "USDC"
@@ -273,7 +277,7 @@ class Replay:
             )
             self._setup()
             # The rounds start once everything is open, however many blocks that took.
-            self.rounds_base = int(self.client.web3.eth.get_block("latest")["timestamp"]) + 60
+            self.rounds_base = int(self.client.web3.eth.get_block("latest")["timestamp"]) + LEAD_S
             timings["setup_s"] = time.perf_counter() - mark
             mark = time.perf_counter()
             for i, rnd in enumerate(self.rounds):
@@ -296,7 +300,7 @@ class Replay:
         self._chain_s = 0.0
         self._keeper_s = 0.0
         self.deployer = dev_account(0)
-        self.base = int(c.web3.eth.get_block("latest")["timestamp"]) + 60
+        self.base = int(c.web3.eth.get_block("latest")["timestamp"]) + LEAD_S
         self.t0 = self.window.times[0]
         self.symbols = list(c.info.assets)
         self.feed_decimals = {s: int(c.feed(s).functions.decimals().call()) for s in self.symbols}
@@ -327,7 +331,7 @@ class Replay:
         self.metrics.decimals = {s: c.asset(s).decimals for s in self.symbols}
         # Pools and keepers.
         self.router = fleet.deploy(self.deployer, "MockSwapRouter", POOL_FEE)
-        self.router_c = c.web3.eth.contract(address=self.router, abi=_abi("MockSwapRouter"))
+        self.router_c = c.web3.eth.contract(address=self.router, abi=load_abi("MockSwapRouter"))
         for s in self.volatile:
             half = self.s.pool_depth_usd * WAD // 2
             a_units = half * c.asset(s).scale // prices[s]
@@ -352,7 +356,7 @@ class Replay:
     def _keeper(self, index: int, spec: KeeperSpec) -> Keeper:
         signer = dev_account(9 - index) if index < 3 else new_keys(1, 7_000 + index)[0]
         if index >= 3:
-            self.fleet.pay(self.deployer, signer.address, 10**21)
+            self.fleet.pay(self.deployer, signer.address, KEEPER_GAS_WEI)
             self.fleet.wait()
         flash = None
         if spec.inventory == "flash":
@@ -377,7 +381,7 @@ class Replay:
         plans = plan_accounts(self.s.accounts, self.s.seed, self.volatile, STABLE)
         owners = new_keys(-(-len(plans) // 5) if plans else 0, self.s.seed)
         for o in owners:
-            fleet.pay(self.deployer, o.address, 10**20)
+            fleet.pay(self.deployer, o.address, OWNER_GAS_WEI)
         fleet.wait()
         ma = c.margin_account
         self.accounts: list[_Account] = []
@@ -722,9 +726,3 @@ class Replay:
 
 def _units(usd: Decimal, price: int, scale: int) -> int:
     return int(usd * WAD) * scale // price
-
-
-def _abi(name: str) -> Any:
-    from solvent.sdk.abi import load_abi
-
-    return load_abi(name)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,3 @@ def write_sweep(results: list[dict], folder: Path) -> Path:
     plot_sweep(results, folder / "sweep.png")
     (folder / "sweep.md").write_text(sweep_table(results))
     return folder / "sweep.md"
-
-
-def as_dict(point: Point) -> dict[str, Any]:
-    return {"window": point.window, **asdict(point.settings.overrides)}
